@@ -1,0 +1,7 @@
+"""`python -m exporter` is the same as `rocketchat-exporter`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

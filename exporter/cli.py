@@ -1,0 +1,183 @@
+"""Command line: flags, exit codes and wiring; the logic lives in the other modules."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen
+from .daemon import Exporter
+from .demo import FakeRocketChat, config_for, demo_workspaces
+from .poller import Poller, new_state
+from .render import Renderer
+
+log = logging.getLogger("exporter")
+
+EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rocketchat-exporter",
+        description="Prometheus exporter for Rocket.Chat: polls instances.get and "
+        "statistics.list of every configured workspace and serves /metrics.",
+    )
+    parser.add_argument(
+        "--config", metavar="PATH", help="YAML config file (see config.example.yaml)"
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        help="address to serve on (default: config's listen, else 0.0.0.0:9877)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="log verbosity (default: info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default="text",
+        help="log line format (default: text)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the config and its secret files, print ok (exit 0) or the errors (exit 2)",
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="poll every workspace once, print the metrics, exit 0 if all are up, else 1",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against an embedded simulated Rocket.Chat (no config needed)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def setup_logging(level: str, fmt: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+async def _once(config: Config) -> int:
+    state = new_state(config)
+    poller = Poller(config, state)
+    await poller.open()
+    try:
+        await poller.poll_all_once()
+    finally:
+        await poller.close()
+    sys.stdout.write(Renderer(state).plain().decode("utf-8"))
+    return EXIT_OK if all(w.up for w in state.workspaces.values()) else EXIT_FAIL
+
+
+async def _serve(config: Config) -> int:
+    exporter = Exporter(config)
+    try:
+        await exporter.start()
+    except OSError as exc:
+        log.error(
+            "cannot listen on %s:%d: %s", config.listen_host, config.listen_port, exc.strerror
+        )
+        return EXIT_FAIL
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("signal received, shutting down")
+    await asyncio.wait_for(exporter.stop(), timeout=1.5)
+    return EXIT_OK
+
+
+async def _run(
+    args: argparse.Namespace, config: Config | None, listen: tuple[str, int] | None
+) -> int:
+    fake: FakeRocketChat | None = None
+    if config is None:  # --demo
+        fake = FakeRocketChat(demo_workspaces())
+        await fake.start()
+        log.info("demo: simulated Rocket.Chat on %s", fake.base_url)
+        config = config_for(fake, poll_interval=5.0, statistics_interval=30.0)
+        host, port = listen or parse_listen(DEFAULT_LISTEN)
+        config = dataclasses.replace(config, listen_host=host, listen_port=port)
+    try:
+        return await (_once(config) if args.once else _serve(config))
+    finally:
+        if fake is not None:
+            await fake.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    if args.demo and args.config:
+        parser.error("--demo runs without a config; give either --demo or --config")
+    if not args.demo and not args.config:
+        parser.error("--config PATH is required (or --demo to try it without Rocket.Chat)")
+    listen: tuple[str, int] | None = None
+    if args.listen:
+        try:
+            listen = parse_listen(args.listen)
+        except ValueError as exc:
+            print(f"--listen: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    config: Config | None = None
+    if args.config:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return EXIT_CONFIG
+        if listen:
+            config = dataclasses.replace(config, listen_host=listen[0], listen_port=listen[1])
+        if args.check_config:
+            print("ok")
+            return EXIT_OK
+    elif args.check_config:
+        print("ok")
+        return EXIT_OK
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_run(args, config, listen))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

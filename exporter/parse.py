@@ -1,0 +1,299 @@
+"""Pure functions: Rocket.Chat API bodies -> typed records.
+
+Everything here treats the body as hostile: a field of the wrong type is treated as absent (its
+series disappears), a body of the wrong shape raises ParseError. Numbers may arrive as JSON numbers
+or as numeric strings; non-finite values are never produced.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+
+class ParseError(ValueError):
+    """The body does not have the shape the exporter understands."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One record of instances.get, whichever shape it came in."""
+
+    instance_id: str
+    host: str
+    port: str
+    name: str
+    address: str
+    node_version: str
+    pid: str
+    os_type: str
+    os_platform: str
+    os_arch: str
+    os_release: str
+    connected: bool | None
+    cpus: float | None
+    memory_total_bytes: float | None
+    memory_free_bytes: float | None
+    load1: float | None
+    load5: float | None
+    load15: float | None
+    host_uptime_seconds: float | None
+    connections: float | None
+    start_time_seconds: float | None
+    last_heartbeat_seconds: float | None
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """The numbers of one statistics record; None = field absent (series absent)."""
+
+    version: str | None
+    created_at: float | None
+    users: float | None
+    active_users: float | None
+    users_online: float | None
+    users_away: float | None
+    users_busy: float | None
+    users_offline: float | None
+    rooms: float | None
+    rooms_channel: float | None
+    rooms_private_group: float | None
+    rooms_direct: float | None
+    rooms_livechat: float | None
+    rooms_discussion: float | None
+    messages: float | None
+    messages_channel: float | None
+    messages_private_group: float | None
+    messages_direct: float | None
+    messages_livechat: float | None
+    messages_discussion: float | None
+    uploads: float | None
+    uploads_size_bytes: float | None
+    livechat_visitors: float | None
+    livechat_agents: float | None
+
+
+def number(value: Any) -> float | None:
+    """A finite float from a JSON number or numeric string, else None (booleans are not numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        result = float(value) if abs(value) < 2**63 else math.inf
+    elif isinstance(value, float):
+        result = value
+    elif isinstance(value, str) and 0 < len(value) <= 40:
+        try:
+            result = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def text(value: Any, limit: int = 256) -> str:
+    """A label-safe string: strings as they are (capped), numbers as their integer/float text."""
+    if isinstance(value, str):
+        return value[:limit]
+    if isinstance(value, bool):
+        return ""
+    as_number = number(value)
+    if as_number is None:
+        return ""
+    return str(int(as_number)) if as_number.is_integer() else repr(as_number)
+
+
+def boolean(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    return None
+
+
+def timestamp(value: Any) -> float | None:
+    """Unix seconds from an ISO-8601 string or an EJSON {"$date": ...}; None when unreadable."""
+    if isinstance(value, dict) and "$date" in value:
+        inner = value["$date"]
+        if isinstance(inner, int | float) and not isinstance(inner, bool):
+            return number(inner / 1000)
+        value = inner
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _instance(record: dict[str, Any], address: str, connected: bool | None) -> Instance:
+    record_id = record.get("_id")
+    if not isinstance(record_id, str) or not record_id:
+        raise ParseError("an instance record has no string _id")
+    extra = _dict(record.get("extraInformation"))
+    os_info = _dict(extra.get("os"))
+    loadavg = os_info.get("loadavg")
+    loads: list[Any] = list(loadavg[:3]) if isinstance(loadavg, list) else []
+    loads += [None] * (3 - len(loads))
+    return Instance(
+        instance_id=record_id[:128],
+        host=text(extra.get("host")),
+        port=text(extra.get("port")),
+        name=text(record.get("name")),
+        address=address,
+        node_version=text(extra.get("nodeVersion")),
+        pid=text(record.get("pid")),
+        os_type=text(os_info.get("type")),
+        os_platform=text(os_info.get("platform")),
+        os_arch=text(os_info.get("arch")),
+        os_release=text(os_info.get("release")),
+        connected=connected,
+        cpus=number(os_info.get("cpus")),
+        memory_total_bytes=number(os_info.get("totalmem")),
+        memory_free_bytes=number(os_info.get("freemem")),
+        load1=number(loads[0]),
+        load5=number(loads[1]),
+        load15=number(loads[2]),
+        host_uptime_seconds=number(os_info.get("uptime")),
+        connections=number(extra.get("conns")),
+        start_time_seconds=timestamp(record.get("_createdAt")),
+        last_heartbeat_seconds=timestamp(record.get("_updatedAt")),
+    )
+
+
+def _shape_b(element: dict[str, Any]) -> Instance:
+    """6.0+: {address?, currentStatus{connected, local?}, instanceRecord{...}}."""
+    status = _dict(element.get("currentStatus"))
+    record = element.get("instanceRecord")
+    if not isinstance(record, dict):
+        raise ParseError("an instances element has no instanceRecord object")
+    connected = True if boolean(status.get("local")) else boolean(status.get("connected"))
+    return _instance(record, text(element.get("address")), connected)
+
+
+def _shape_a(element: dict[str, Any]) -> Instance:
+    """3.10-5.x: the raw document; peers this process links to carry `connection`."""
+    connection = element.get("connection")
+    if connection is None:
+        return _instance(element, "", True)
+    connection = _dict(connection)
+    status = _dict(connection.get("currentStatus"))
+    return _instance(element, text(connection.get("address")), boolean(status.get("connected")))
+
+
+def _pr_draft(instances: dict[str, Any]) -> list[Instance]:
+    """The unreleased {current, connections} shape of PR #19955 - tolerated, never in a tag."""
+    result: list[Instance] = []
+    current = _dict(instances.get("current")).get("instanceRecord")
+    for record in current if isinstance(current, list) else [current]:
+        if not isinstance(record, dict):
+            raise ParseError("instances.current.instanceRecord is not an object")
+        result.append(_instance(record, "", True))
+    connections = instances.get("connections", [])
+    if not isinstance(connections, list):
+        raise ParseError("instances.connections is not a list")
+    for element in connections:
+        if not isinstance(element, dict):
+            raise ParseError("an instances connection is not an object")
+        result.append(_shape_b(element))
+    return result
+
+
+def parse_instances(body: Any) -> tuple[Instance, ...]:
+    """All instances of an instances.get answer (shape A, shape B or the PR draft)."""
+    if not isinstance(body, dict) or "instances" not in body:
+        raise ParseError("answer has no 'instances' field")
+    raw = body["instances"]
+    if isinstance(raw, dict):
+        parsed = _pr_draft(raw)
+    elif isinstance(raw, list):
+        parsed = []
+        for element in raw:
+            if not isinstance(element, dict):
+                raise ParseError("an instances element is not an object")
+            is_b = "instanceRecord" in element or "currentStatus" in element
+            parsed.append(_shape_b(element) if is_b else _shape_a(element))
+    else:
+        raise ParseError("'instances' is neither a list nor an object")
+    unique: dict[str, Instance] = {}
+    for instance in parsed:
+        unique.setdefault(instance.instance_id, instance)  # a repeated _id would duplicate series
+    return tuple(unique.values())
+
+
+def parse_statistics_list(body: Any) -> Statistics | None:
+    """The newest record of a statistics.list answer (by createdAt), or None if it holds none."""
+    if not isinstance(body, dict) or not isinstance(body.get("statistics"), list):
+        raise ParseError("answer has no 'statistics' list")
+    records = body["statistics"]
+    if not all(isinstance(r, dict) for r in records):
+        raise ParseError("a statistics record is not an object")
+    if not records:
+        return None
+    newest = max(records, key=lambda r: timestamp(r.get("createdAt")) or -math.inf)
+    return parse_statistics(newest)
+
+
+def parse_statistics(record: dict[str, Any]) -> Statistics:
+    """One statistics record (IStats); every field is optional."""
+    version = record.get("version")
+    livechat = record.get("totalLivechat")
+    if number(livechat) is None:
+        livechat = record.get("totlalLivechat")  # servers up to 0.65 stored the typo
+    return Statistics(
+        version=version[:64] if isinstance(version, str) else None,
+        created_at=timestamp(record.get("createdAt")),
+        users=number(record.get("totalUsers")),
+        active_users=number(record.get("activeUsers")),
+        users_online=number(record.get("onlineUsers")),
+        users_away=number(record.get("awayUsers")),
+        users_busy=number(record.get("busyUsers")),
+        users_offline=number(record.get("offlineUsers")),
+        rooms=number(record.get("totalRooms")),
+        rooms_channel=number(record.get("totalChannels")),
+        rooms_private_group=number(record.get("totalPrivateGroups")),
+        rooms_direct=number(record.get("totalDirect")),
+        rooms_livechat=number(livechat),
+        rooms_discussion=number(record.get("totalDiscussions")),
+        messages=number(record.get("totalMessages")),
+        messages_channel=number(record.get("totalChannelMessages")),
+        messages_private_group=number(record.get("totalPrivateGroupMessages")),
+        messages_direct=number(record.get("totalDirectMessages")),
+        messages_livechat=number(record.get("totalLivechatMessages")),
+        messages_discussion=number(record.get("totalDiscussionsMessages")),
+        uploads=number(record.get("uploadsTotal")),
+        uploads_size_bytes=number(record.get("uploadsTotalSize")),
+        livechat_visitors=number(record.get("totalLivechatVisitors")),
+        livechat_agents=number(record.get("totalLivechatAgents")),
+    )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user_id: str
+    auth_token: str
+
+
+def parse_login(body: Any) -> LoginResult:
+    """POST /api/v1/login success: {status: success, data: {userId, authToken}}."""
+    data = _dict(body.get("data")) if isinstance(body, dict) else {}
+    user_id, token = data.get("userId"), data.get("authToken")
+    if not isinstance(user_id, str) or not isinstance(token, str) or not user_id or not token:
+        raise ParseError("login answer has no data.userId/data.authToken")
+    return LoginResult(user_id, token)
+
+
+def error_code(body: Any) -> str:
+    """The `error` field of an error body (string or number), "" when absent."""
+    if isinstance(body, dict):
+        return text(body.get("error"), limit=200)
+    return ""

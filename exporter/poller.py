@@ -1,0 +1,211 @@
+"""One task per workspace and endpoint: schedule, jitter, backoff and rate-limit windows.
+
+Each endpoint of each workspace runs its own loop, so a slow or hanging workspace only delays
+itself; polls of one endpoint never overlap because its loop awaits each poll before the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import aiohttp
+
+from .config import Config, WorkspaceConfig
+from .parse import ParseError, parse_instances, parse_statistics_list
+from .rocketchat import (
+    INSTANCES_PATH,
+    STATISTICS_PARAMS,
+    STATISTICS_PATH,
+    PollError,
+    RocketChatClient,
+    new_session,
+)
+from .state import INSTANCES, LOGIN, STATISTICS, State
+
+log = logging.getLogger("exporter.poller")
+
+MAX_BACKOFF = 300.0
+MAX_RATE_LIMIT_WAIT = 3600.0
+
+
+def enabled_endpoints(workspace: WorkspaceConfig) -> tuple[str, ...]:
+    return (INSTANCES, STATISTICS) if workspace.statistics else (INSTANCES,)
+
+
+def new_state(config: Config) -> State:
+    return State([(w.name, enabled_endpoints(w)) for w in config.workspaces])
+
+
+@dataclass
+class _Schedule:
+    """Rate-limit bookkeeping of one endpoint of one workspace."""
+
+    not_before: float = 0.0  # Unix seconds; no request before this
+    backoff_steps: int = 0
+    last_logged: str = ""
+
+
+class Poller:
+    def __init__(self, config: Config, state: State) -> None:
+        self.config = config
+        self.state = state
+        self.clients: dict[str, RocketChatClient] = {}
+        self.session: aiohttp.ClientSession | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.schedules: dict[tuple[str, str], _Schedule] = {}
+
+    async def open(self) -> None:
+        self.session = new_session(self.config.max_concurrency)
+        semaphore = asyncio.Semaphore(self.config.max_concurrency)
+        for workspace in self.config.workspaces:
+            self.clients[workspace.name] = RocketChatClient(
+                self.session,
+                semaphore,
+                workspace,
+                self.config.max_response_bytes,
+                on_login=self._login_recorder(workspace.name),
+            )
+            for endpoint in enabled_endpoints(workspace):
+                self.schedules[(workspace.name, endpoint)] = _Schedule()
+
+    def _login_recorder(self, name: str) -> _LoginRecorder:
+        return _LoginRecorder(self.state, name)
+
+    def start(self) -> None:
+        """Start one loop per workspace and endpoint."""
+        for workspace in self.config.workspaces:
+            for endpoint in enabled_endpoints(workspace):
+                interval = (
+                    workspace.poll_interval
+                    if endpoint == INSTANCES
+                    else workspace.statistics_interval
+                )
+                task = asyncio.create_task(
+                    self._loop(workspace.name, endpoint, interval),
+                    name=f"poll {workspace.name} {endpoint}",
+                )
+                self.tasks.append(task)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        if self.session is not None:
+            await self.session.close()
+
+    async def poll_all_once(self) -> None:
+        """Poll every endpoint of every workspace once, concurrently (for --once)."""
+        await asyncio.gather(
+            *(
+                self.poll(workspace.name, endpoint)
+                for workspace in self.config.workspaces
+                for endpoint in enabled_endpoints(workspace)
+            )
+        )
+
+    async def _loop(self, name: str, endpoint: str, interval: float) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(random.uniform(0, min(1.0, interval / 10)))
+        next_due = loop.time()
+        schedule = self.schedules[(name, endpoint)]
+        while True:
+            await self.poll(name, endpoint)
+            now = loop.time()
+            next_due += interval
+            if next_due < now:  # the poll overran: skip the missed ticks, keep the phase
+                next_due += math.ceil((now - next_due) / interval) * interval
+            wait = next_due - now
+            wait = max(wait, schedule.not_before - time.time())
+            await asyncio.sleep(wait)
+
+    async def poll(self, name: str, endpoint: str) -> None:
+        """One poll of one endpoint: request, parse, record success or failure."""
+        client = self.clients[name]
+        schedule = self.schedules[(name, endpoint)]
+        started = time.time()
+        t0 = time.perf_counter()
+        try:
+            if endpoint == INSTANCES:
+                response = await client.get(INSTANCES_PATH)
+                data: object = parse_instances(response.body)
+            else:
+                response = await client.get(STATISTICS_PATH, STATISTICS_PARAMS)
+                data = parse_statistics_list(response.body)
+        except (PollError, ParseError) as exc:
+            error = (
+                exc
+                if isinstance(exc, PollError)
+                else PollError("invalid_response", f"{endpoint}: {exc}")
+            )
+            self._failed(name, endpoint, error, started, time.perf_counter() - t0, schedule)
+            return
+        duration = time.perf_counter() - t0
+        self.state.record_success(name, endpoint, data, started=started, duration=duration)  # type: ignore[arg-type]
+        schedule.backoff_steps = 0
+        schedule.not_before = _paced(response.rate_remaining, response.rate_reset)
+        if schedule.last_logged:
+            log.info("workspace %s: %s recovered", name, endpoint)
+            schedule.last_logged = ""
+
+    def _failed(
+        self,
+        name: str,
+        endpoint: str,
+        error: PollError,
+        started: float,
+        duration: float,
+        schedule: _Schedule,
+    ) -> None:
+        count_under = {"request": endpoint, "login": LOGIN}.get(error.source)
+        self.state.record_failure(
+            name,
+            endpoint,
+            error.reason,
+            error.message,
+            started=started,
+            duration=duration,
+            count_under=count_under,
+        )
+        if error.reason == "rate_limited":
+            if error.retry_at is not None:
+                wait = min(max(error.retry_at - time.time(), 0.0), MAX_RATE_LIMIT_WAIT)
+            else:
+                schedule.backoff_steps += 1
+                wait = min(MAX_BACKOFF, 15.0 * 2 ** (schedule.backoff_steps - 1))
+            schedule.not_before = time.time() + wait + random.uniform(0, 1)
+        else:
+            schedule.backoff_steps = 0
+            schedule.not_before = 0.0
+        signature = f"{error.reason}:{error.message}"
+        level = logging.WARNING if signature != schedule.last_logged else logging.DEBUG
+        log.log(
+            level, "workspace %s: %s failed (%s): %s", name, endpoint, error.reason, error.message
+        )
+        schedule.last_logged = signature
+
+
+class _LoginRecorder:
+    """Called by the client after every login attempt, for the login self-metrics."""
+
+    def __init__(self, state: State, name: str) -> None:
+        self.state = state
+        self.name = name
+
+    def __call__(self, ok: bool, started: float, duration: float) -> None:
+        self.state.record_login(self.name, ok=ok, started=started, duration=duration)
+
+
+def _paced(remaining: int | None, reset_at: float | None) -> float:
+    """Spread the remaining rate-limit budget until the window resets, before a 429 happens."""
+    if remaining is None or reset_at is None:
+        return 0.0
+    window = min(reset_at - time.time(), MAX_RATE_LIMIT_WAIT)
+    if window <= 0:
+        return 0.0
+    return time.time() + window / (remaining + 1)

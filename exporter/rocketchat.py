@@ -1,0 +1,320 @@
+"""The HTTP side of talking to Rocket.Chat: auth headers, login, timeouts, size cap.
+
+Every failure becomes a PollError carrying one of the contract's reasons, with a message that names
+the URL path and what to do, and never a header value or a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from . import __version__
+from .config import PasswordAuth, TokenAuth, WorkspaceConfig, read_secret
+from .parse import ParseError, error_code, parse_login
+
+USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
+INSTANCES_PATH = "/api/v1/instances.get"
+STATISTICS_PATH = "/api/v1/statistics.list"
+STATISTICS_PARAMS = {"sort": '{"createdAt":-1}', "count": "1"}
+LOGIN_PATH = "/api/v1/login"
+_CHUNK = 64 * 1024
+
+
+class PollError(Exception):
+    """A failed request; `reason` is one of the contract's error reasons."""
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        retry_at: float | None = None,
+        error: str = "",
+        source: str = "request",
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.retry_at = retry_at  # Unix seconds from X-RateLimit-Reset, when the server said
+        self.error = error  # the body's `error` code, e.g. "totp-required"
+        # "request": the data request failed; "login": a login request failed;
+        # "skipped": no request was made (login paused after failures)
+        self.source = source
+
+
+@dataclass(frozen=True)
+class Response:
+    """A successful JSON answer plus the rate-limit budget the server announced."""
+
+    body: Any
+    rate_remaining: int | None
+    rate_reset: float | None
+
+
+def _reset_seconds(headers: Any) -> float | None:
+    """X-RateLimit-Reset is absolute Unix time in *milliseconds*."""
+    raw = headers.get("X-RateLimit-Reset")
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value / 1000.0 if value > 0 else None
+
+
+def _remaining(headers: Any) -> int | None:
+    raw = headers.get("X-RateLimit-Remaining")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext | bool:
+    """The TLS settings of one workspace; True means the system defaults."""
+    tls = workspace.tls
+    if tls.insecure_skip_verify:
+        return False
+    if tls.ca_file is None:
+        return True
+    context = ssl.create_default_context(cafile=str(tls.ca_file))
+    return context
+
+
+class RocketChatClient:
+    """One workspace's view of the shared HTTP session, with its credentials."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        semaphore: asyncio.Semaphore,
+        workspace: WorkspaceConfig,
+        max_response_bytes: int,
+        on_login: Callable[[bool, float, float], None] | None = None,
+    ) -> None:
+        self.session = session
+        self.on_login = on_login
+        self.semaphore = semaphore
+        self.workspace = workspace
+        self.max_response_bytes = max_response_bytes
+        self.ssl = make_ssl_context(workspace)
+        self._user_id = ""
+        self._token = ""
+        self._login_lock = asyncio.Lock()
+        self._auth_generation = 0
+        self.login_failures = 0
+        self.login_not_before = 0.0
+        self.login_error: PollError | None = None
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> Response:
+        """GET an API path with credentials; on 401 renew them once and retry."""
+        generation = await self._ensure_credentials()
+        try:
+            return await self._request("GET", path, params=params, authenticated=True)
+        except PollError as exc:
+            if exc.reason != "unauthorized" or not await self._renew_credentials(generation):
+                raise
+        return await self._request("GET", path, params=params, authenticated=True)
+
+    async def _ensure_credentials(self) -> int:
+        if not self._token:
+            await self._renew_credentials(self._auth_generation)
+        return self._auth_generation
+
+    async def _renew_credentials(self, seen_generation: int) -> bool:
+        """Fresh credentials: re-read the token (file) or log in. False when nothing changed.
+
+        One renewal per rejection: concurrent callers that saw the same generation share it.
+        """
+        async with self._login_lock:
+            if self._auth_generation != seen_generation:
+                return True  # another endpoint already renewed after the same rejection
+            auth = self.workspace.auth
+            if isinstance(auth, TokenAuth):
+                try:
+                    token = read_secret(auth.token, auth.token_file)
+                except OSError as exc:
+                    raise PollError(
+                        "unauthorized", f"cannot read token_file: {exc.strerror or 'error'}"
+                    ) from None
+                changed = token != self._token
+                self._user_id, self._token = auth.user_id, token
+                if changed:
+                    self._auth_generation += 1
+                return changed
+            await self._login(auth)
+            self._auth_generation += 1
+            return True
+
+    async def _login(self, auth: PasswordAuth) -> None:
+        now = time.time()
+        if now < self.login_not_before and self.login_error is not None:
+            raise PollError(
+                self.login_error.reason,
+                f"{self.login_error.message} (login paused after {self.login_failures} failures)",
+                error=self.login_error.error,
+                source="skipped",
+            )
+        try:
+            password = read_secret(auth.password, auth.password_file)
+        except OSError as exc:
+            raise PollError(
+                "unauthorized",
+                f"cannot read password_file: {exc.strerror or 'error'}",
+                source="skipped",
+            ) from None
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            response = await self._request(
+                "POST",
+                LOGIN_PATH,
+                json_body={"user": auth.username, "password": password},
+                authenticated=False,
+            )
+            result = parse_login(response.body)
+        except (PollError, ParseError) as exc:
+            error = exc if isinstance(exc, PollError) else PollError("invalid_response", str(exc))
+            if error.error == "totp-required":
+                error = PollError(
+                    error.reason,
+                    "login requires two-factor authentication; use a personal access token "
+                    "(auth.user_id + auth.token_file) for this workspace",
+                    error=error.error,
+                )
+            if self.on_login is not None:
+                self.on_login(False, started, time.perf_counter() - t0)
+            self.login_failures += 1
+            self.login_error = error
+            backoff = min(300.0, 5.0 * 2 ** (self.login_failures - 1))
+            self.login_not_before = time.time() + backoff
+            raise PollError(
+                error.reason, f"login failed: {error.message}", error=error.error, source="login"
+            ) from None
+        if self.on_login is not None:
+            self.on_login(True, started, time.perf_counter() - t0)
+        self.login_failures = 0
+        self.login_error = None
+        self._user_id, self._token = result.user_id, result.auth_token
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, str] | None = None,
+        authenticated: bool,
+    ) -> Response:
+        url = self.workspace.url + path
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if authenticated:
+            headers["X-User-Id"] = self._user_id
+            headers["X-Auth-Token"] = self._token
+        timeout = aiohttp.ClientTimeout(total=self.workspace.timeout)
+        async with self.semaphore:
+            try:
+                async with asyncio.timeout(self.workspace.timeout):
+                    async with self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json_body,
+                        headers=headers,
+                        timeout=timeout,
+                        ssl=self.ssl,
+                        allow_redirects=False,
+                    ) as resp:
+                        raw = await self._read_capped(resp, path)
+                        status, resp_headers = resp.status, resp.headers
+            except TimeoutError:
+                raise PollError(
+                    "timeout", f"{path}: no answer within {self.workspace.timeout:g}s"
+                ) from None
+            except aiohttp.ClientConnectorCertificateError:
+                raise PollError(
+                    "connection",
+                    f"{path}: TLS certificate not trusted; set tls.ca_file for this workspace",
+                ) from None
+            except aiohttp.ClientConnectorDNSError:
+                raise PollError("connection", f"{path}: host name does not resolve") from None
+            except aiohttp.ClientConnectorError as exc:
+                detail = exc.os_error.strerror or type(exc.os_error).__name__
+                raise PollError("connection", f"{path}: cannot connect: {detail}") from None
+            except aiohttp.ClientSSLError:
+                raise PollError("connection", f"{path}: TLS handshake failed") from None
+            except (aiohttp.ClientError, OSError) as exc:
+                raise PollError(
+                    "connection", f"{path}: connection failed: {type(exc).__name__}"
+                ) from None
+        return self._interpret(path, status, resp_headers, raw)
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
+        """The body, refusing (without reading it all) anything over max_response_bytes."""
+        limit = self.max_response_bytes
+        if resp.content_length is not None and resp.content_length > limit:
+            raise PollError("too_large", f"{path}: answer of {resp.content_length} bytes > {limit}")
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await resp.content.read(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise PollError("too_large", f"{path}: answer larger than {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _interpret(self, path: str, status: int, headers: Any, raw: bytes) -> Response:
+        body: Any = None
+        try:
+            body = json.loads(raw)
+            is_json = True
+        except (ValueError, UnicodeDecodeError):
+            is_json = False
+        code = error_code(body)
+        if status == 200:
+            if not is_json:
+                raise PollError(
+                    "invalid_response",
+                    f"{path}: answer is not JSON (a proxy or login page?); check the url",
+                )
+            return Response(body, _remaining(headers), _reset_seconds(headers))
+        if status == 429 or code.endswith("[error-too-many-requests]"):
+            retry_at = _reset_seconds(headers)
+            hint = "grant the exporter's user api-bypass-rate-limit or poll less often"
+            raise PollError("rate_limited", f"{path}: rate limited; {hint}", retry_at=retry_at)
+        if status == 401:
+            what = "rejected the credentials" if path != LOGIN_PATH else "refused the login"
+            raise PollError("unauthorized", f"{path}: HTTP 401, the server {what}", error=code)
+        if status == 403 or (status == 400 and code == "error-not-allowed"):
+            raise PollError(
+                "forbidden",
+                f"{path}: HTTP {status}, the user lacks the view-statistics permission",
+                error=code,
+            )
+        if 300 <= status < 400:
+            raise PollError(
+                "invalid_response",
+                f"{path}: HTTP {status} redirect; set url to the final address of the server",
+            )
+        if 400 <= status < 500:
+            raise PollError("http_4xx", f"{path}: HTTP {status}", error=code)
+        if status >= 500:
+            raise PollError("http_5xx", f"{path}: HTTP {status} from the server")
+        raise PollError("invalid_response", f"{path}: unexpected HTTP {status}")
+
+
+def new_session(max_concurrency: int) -> aiohttp.ClientSession:
+    """The one shared session: pooled connections, no cookies (credentials go in headers)."""
+    connector = aiohttp.TCPConnector(limit=max_concurrency, ttl_dns_cache=300)
+    return aiohttp.ClientSession(
+        connector=connector,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        raise_for_status=False,
+        auto_decompress=True,
+    )

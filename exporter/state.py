@@ -1,0 +1,139 @@
+"""The latest good data per workspace and endpoint, and the poll bookkeeping around it.
+
+A failed poll drops that endpoint's data at once (no stale values); the self-metrics stay.
+Every change bumps a version so the renderer knows what to re-render.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .parse import Instance, Statistics
+
+INSTANCES = "instances.get"
+STATISTICS = "statistics.list"
+LOGIN = "login"
+
+
+@dataclass
+class EndpointStatus:
+    """Bookkeeping of one endpoint of one workspace."""
+
+    attempted: bool = False
+    ok: bool = False
+    last_poll_end: float | None = None  # Unix seconds
+    duration_seconds: float | None = None
+    last_success: float | None = None  # Unix seconds
+    last_error: str = ""
+    last_reason: str = ""
+
+
+@dataclass
+class WorkspaceState:
+    name: str
+    endpoints: tuple[str, ...]  # the enabled data endpoints
+    instances: tuple[Instance, ...] | None = None
+    statistics: Statistics | None = None
+    status: dict[str, EndpointStatus] = field(default_factory=dict)
+    errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, reason)
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        for endpoint in (*self.endpoints, LOGIN):
+            self.status.setdefault(endpoint, EndpointStatus())
+
+    @property
+    def up(self) -> bool | None:
+        """True if the latest poll of every enabled endpoint succeeded; None before any ran."""
+        polled = [self.status[e] for e in self.endpoints if self.status[e].attempted]
+        if any(not s.ok for s in polled):
+            return False
+        if len(polled) < len(self.endpoints):
+            return None
+        return True
+
+    @property
+    def attempted_all(self) -> bool:
+        return all(self.status[e].attempted for e in self.endpoints)
+
+
+class State:
+    """All workspaces; `generation` changes whenever anything in any workspace changes."""
+
+    def __init__(self, workspaces: list[tuple[str, tuple[str, ...]]]) -> None:
+        self.workspaces: dict[str, WorkspaceState] = {
+            name: WorkspaceState(name, endpoints) for name, endpoints in workspaces
+        }
+        self.generation = 0
+
+    def _touch(self, workspace: WorkspaceState) -> None:
+        workspace.version += 1
+        self.generation += 1
+
+    def record_success(
+        self,
+        name: str,
+        endpoint: str,
+        data: tuple[Instance, ...] | Statistics | None,
+        *,
+        started: float,
+        duration: float,
+    ) -> None:
+        workspace = self.workspaces[name]
+        if endpoint == INSTANCES:
+            assert isinstance(data, tuple)
+            workspace.instances = data
+        elif endpoint == STATISTICS:
+            assert data is None or isinstance(data, Statistics)
+            workspace.statistics = data
+        status = workspace.status[endpoint]
+        status.attempted = status.ok = True
+        status.duration_seconds = round(duration, 6)
+        status.last_poll_end = status.last_success = started + duration
+        status.last_error = status.last_reason = ""
+        self._touch(workspace)
+
+    def record_failure(
+        self,
+        name: str,
+        endpoint: str,
+        reason: str,
+        message: str,
+        *,
+        started: float,
+        duration: float,
+        count_under: str | None,
+    ) -> None:
+        """A failed poll: drop the endpoint's data; count the error under `count_under`."""
+        workspace = self.workspaces[name]
+        if endpoint == INSTANCES:
+            workspace.instances = None
+        elif endpoint == STATISTICS:
+            workspace.statistics = None
+        status = workspace.status[endpoint]
+        status.attempted = True
+        status.ok = False
+        status.duration_seconds = round(duration, 6)
+        status.last_poll_end = started + duration
+        status.last_error = message
+        status.last_reason = reason
+        if count_under is not None:
+            workspace.errors[(count_under, reason)] += 1
+        self._touch(workspace)
+
+    def record_login(self, name: str, *, ok: bool, started: float, duration: float) -> None:
+        """Bookkeeping of a login attempt (its errors are counted by record_failure)."""
+        workspace = self.workspaces[name]
+        status = workspace.status[LOGIN]
+        status.attempted = True
+        status.ok = ok
+        status.duration_seconds = round(duration, 6)
+        status.last_poll_end = started + duration
+        if ok:
+            status.last_success = started + duration
+        self._touch(workspace)
+
+    @property
+    def ready(self) -> bool:
+        return all(w.attempted_all for w in self.workspaces.values())

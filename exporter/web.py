@@ -1,0 +1,118 @@
+"""The aiohttp application: /metrics, the status page, /healthz and /ready.
+
+Handlers only read the state and the renderer's cache; they never wait for a poll.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from . import __version__
+from .render import CONTENT_TYPE, Renderer
+from .state import State, WorkspaceState
+
+STATE_KEY = web.AppKey("state", State)
+RENDERER_KEY = web.AppKey("renderer", Renderer)
+
+
+def make_app(state: State) -> web.Application:
+    app = web.Application()
+    app[STATE_KEY] = state
+    app[RENDERER_KEY] = Renderer(state)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", status_page)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ready", ready)
+    return app
+
+
+def _accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
+            return True
+    return False
+
+
+async def metrics(request: web.Request) -> web.Response:
+    renderer = request.app[RENDERER_KEY]
+    headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
+    if _accepts_gzip(request):
+        headers["Content-Encoding"] = "gzip"
+        return web.Response(body=renderer.gzipped(), headers=headers)
+    return web.Response(body=renderer.plain(), headers=headers)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def ready(request: web.Request) -> web.Response:
+    if request.app[STATE_KEY].ready:
+        return web.Response(text="ready\n")
+    return web.Response(text="waiting for the first poll of every workspace\n", status=503)
+
+
+def _when(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    moment = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"{moment} ({max(0, time.time() - seconds):.0f}s ago)"
+
+
+def _row(workspace: WorkspaceState) -> str:
+    up = workspace.up
+    up_text = {True: "up", False: "DOWN", None: "pending"}[up]
+    css = {True: "up", False: "down", None: "pending"}[up]
+    if workspace.instances is None:
+        instances = "-"
+    else:
+        connected = sum(1 for i in workspace.instances if i.connected)
+        instances = f"{connected}/{len(workspace.instances)} connected"
+    version = workspace.statistics.version if workspace.statistics else None
+    endpoints = []
+    for endpoint, status in workspace.status.items():
+        if not status.attempted:
+            continue
+        duration = f"{status.duration_seconds:.3f}s" if status.duration_seconds else "-"
+        error = (
+            f'<span class="err">{html.escape(status.last_reason)}: '
+            f"{html.escape(status.last_error)}</span>"
+            if not status.ok and status.last_error
+            else "ok"
+        )
+        endpoints.append(
+            f"<li><b>{html.escape(endpoint)}</b>: last poll {_when(status.last_poll_end)}, "
+            f"took {duration}; {error}</li>"
+        )
+    return (
+        f'<tr><td>{html.escape(workspace.name)}</td><td class="{css}">{up_text}</td>'
+        f"<td>{html.escape(instances)}</td><td>{html.escape(version or '-')}</td>"
+        f"<td><ul>{''.join(endpoints) or '<li>not polled yet</li>'}</ul></td></tr>"
+    )
+
+
+async def status_page(request: web.Request) -> web.Response:
+    state = request.app[STATE_KEY]
+    rows = "".join(_row(w) for w in state.workspaces.values())
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Rocket.Chat exporter</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .4em .6em;
+vertical-align: top; text-align: left; }} ul {{ margin: 0; padding-left: 1.2em; }}
+.up {{ color: #1a7f37; font-weight: bold; }} .down {{ color: #cf222e; font-weight: bold; }}
+.pending {{ color: #9a6700; }} .err {{ color: #cf222e; }}
+</style></head><body>
+<h1>Rocket.Chat Prometheus exporter {html.escape(__version__)}</h1>
+<p><a href="/metrics">/metrics</a> | <a href="/healthz">/healthz</a>
+| <a href="/ready">/ready</a></p>
+<table><tr><th>workspace</th><th>state</th><th>instances</th><th>version</th><th>polls</th></tr>
+{rows}
+</table></body></html>
+"""
+    return web.Response(text=page, content_type="text/html")
