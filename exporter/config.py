@@ -154,9 +154,12 @@ class _Loader:
         self.filename = filename
         self.env = env
         self.problems: list[str] = []
+        self.from_env: set[str] = set()  # field paths whose value came (partly) from ${ENV}
+        self.env_failed: set[str] = set()  # field paths with a bad ${ENV}: one message is enough
 
     def error(self, path: str, message: str) -> None:
-        self.problems.append(f"{self.filename}: {path}: {message}")
+        if path not in self.env_failed:
+            self.problems.append(f"{self.filename}: {path}: {message}")
 
     def expand(self, value: Any, path: str) -> Any:
         """Replace ${NAME} in every string of the tree; a missing variable is an error."""
@@ -166,14 +169,17 @@ class _Loader:
             return [self.expand(v, f"{path}[{i}]") for i, v in enumerate(value)]
         if not isinstance(value, str) or "${" not in value:
             return value
+        self.from_env.add(path)
 
         def substitute(match: re.Match[str]) -> str:
             name = match.group(1)
             if not _ENV_NAME.fullmatch(name):
                 self.error(path, f"invalid environment reference ${{{name}}}")
+                self.env_failed.add(path)
                 return ""
             if name not in self.env:
                 self.error(path, f"environment variable {name} is not set")
+                self.env_failed.add(path)
                 return ""
             return self.env[name]
 
@@ -203,19 +209,25 @@ class _Loader:
             return None
         return value
 
+    def shown(self, path: str, value: str) -> str:
+        """A value for a message, unless it came from the environment (it may be a secret)."""
+        return "(value from environment)" if path in self.from_env else value
+
     def readable_file(self, raw: dict[str, Any], key: str, path: str) -> Path | None:
         text = self.string(raw, key, path)
         if text is None:
             return None
+        where = _join(path, key)
         file = Path(text)
         try:
             with file.open("rb") as handle:
                 content = handle.read(1 << 20)
         except OSError as exc:
-            self.error(_join(path, key), f"cannot read file {text}: {exc.strerror or 'error'}")
+            reason = exc.strerror or "error"
+            self.error(where, f"cannot read file {self.shown(where, text)}: {reason}")
             return None
         if key.endswith(("token_file", "password_file")) and not content.strip():
-            self.error(_join(path, key), f"file {text} is empty")
+            self.error(where, f"file {self.shown(where, text)} is empty")
         return file
 
     def load(self, raw: Any) -> Config:

@@ -26,7 +26,9 @@ class Exporter:
 
     async def start(self) -> None:
         """Bind the web server first (fail fast on a busy port), then start polling."""
-        self.runner = web.AppRunner(make_app(self.state), handle_signals=False, access_log=None)
+        self.runner = web.AppRunner(
+            make_app(self.state), handle_signals=False, access_log=None, shutdown_timeout=0.5
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, self.config.listen_host, self.config.listen_port)
         try:

@@ -244,7 +244,9 @@ class FakeRocketChat:
         self.base_url = ""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, port)
         await site.start()

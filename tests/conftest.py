@@ -1,0 +1,195 @@
+"""Shared helpers: a loopback fake Rocket.Chat, a running exporter, scraping and parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.config import Config
+from exporter.daemon import Exporter
+from exporter.demo import FakeInstance, FakeRocketChat, FakeWorkspace, config_for, make_statistics
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEADLINE = 20.0  # generous: machines are shared; tests wait for conditions, never fixed sleeps
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse_exposition(text: str) -> Samples:
+    """Every sample of an exposition, keyed by (name, labels); duplicates are an error."""
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            key = (sample.name, frozenset(sample.labels.items()))
+            assert key not in samples, f"duplicate series {key}"
+            samples[key] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def series(samples: Samples, name: str, **labels: str) -> list[dict[str, str]]:
+    """Label sets of every sample of `name` whose labels include `labels`."""
+    found = []
+    for sample_name, label_set in samples:
+        if sample_name == name and set(labels.items()) <= label_set:
+            found.append(dict(label_set))
+    return found
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: install the Debian package 'prometheus' (make test does)")
+    return path
+
+
+def promtool_check_metrics(text: str) -> str:
+    result = subprocess.run(
+        [promtool(), "check", "metrics"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[bool]] | Callable[[], bool],
+    what: str,
+    deadline: float = DEADLINE,
+) -> None:
+    """Poll `condition` until true; fail with `what` after a generous deadline."""
+    end = time.monotonic() + deadline
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > end:
+            pytest.fail(f"timed out waiting for: {what}")
+        await asyncio.sleep(0.02)
+
+
+def three_workspaces() -> list[FakeWorkspace]:
+    """Shape A (4.x), shape B (8.x) with a disconnected peer, shape B with string numbers."""
+    created = 1_750_000_000.0
+    return [
+        FakeWorkspace(
+            name="old",
+            shape="A",
+            instances=[
+                FakeInstance("oldLocalId0000001", "10.0.0.1", local=True, created_at=created),
+                FakeInstance("oldPeerId00000002", "10.0.0.2", connected=False, cpus=8),
+            ],
+            statistics=[make_statistics("4.8.7", created + 3600, 640)],
+        ),
+        FakeWorkspace(
+            name="new",
+            shape="B",
+            instances=[
+                FakeInstance("uuid-new-1", "10.1.0.1", local=True, conns=412),
+                FakeInstance("uuid-new-2", "10.1.0.2", conns=398),
+                FakeInstance("uuid-new-3", "10.1.0.3", connected=False, conns=None),
+            ],
+            statistics=[make_statistics("8.8.1", created + 7200, 1843)],
+        ),
+        FakeWorkspace(
+            name="strings",
+            shape="B-strings",
+            instances=[
+                FakeInstance(
+                    "uuid-str-1", "10.2.0.1", local=True, conns=12, loadavg=(0.87, 0.74, 0.69)
+                )
+            ],
+            statistics=[make_statistics("7.10.2", created + 60, 57)],
+        ),
+    ]
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeRocketChat]:
+    server = FakeRocketChat(three_workspaces())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+class Running:
+    """A started exporter plus a client to scrape it."""
+
+    def __init__(self, exporter: Exporter, session: aiohttp.ClientSession) -> None:
+        self.exporter = exporter
+        self.session = session
+
+    async def get(self, path: str, **kwargs: Any) -> tuple[int, str, dict[str, str]]:
+        async with self.session.get(self.exporter.url + path, **kwargs) as resp:
+            return resp.status, await resp.text(), dict(resp.headers)
+
+    async def metrics(self) -> str:
+        status, body, _ = await self.get("/metrics")
+        assert status == 200
+        return body
+
+    async def samples(self) -> Samples:
+        return parse_exposition(await self.metrics())
+
+    async def wait_until(
+        self, check: Callable[[Samples], bool], what: str, deadline: float = DEADLINE
+    ) -> Samples:
+        latest: Samples = {}
+
+        async def condition() -> bool:
+            nonlocal latest
+            latest = await self.samples()
+            return check(latest)
+
+        await wait_for(condition, what, deadline)
+        return latest
+
+
+@pytest.fixture
+async def exporter_for() -> AsyncIterator[Any]:
+    """Factory: start an exporter for a Config on a free loopback port; stopped at teardown."""
+    runs: list[Running] = []
+
+    async def start(config: Config) -> Running:
+        config = dataclasses.replace(config, listen_host="127.0.0.1", listen_port=0)
+        exporter = Exporter(config)
+        await exporter.start()
+        run = Running(exporter, aiohttp.ClientSession())
+        runs.append(run)
+        return run
+
+    yield start
+    for run in runs:
+        await run.session.close()
+        await run.exporter.stop()
+
+
+def fast_config(server: FakeRocketChat, **overrides: Any) -> Config:
+    """Short intervals so changes show within a fraction of a second."""
+    options: dict[str, Any] = {"poll_interval": 0.2, "statistics_interval": 0.2, "timeout": 2.0}
+    options.update(overrides)
+    return config_for(server, **options)
