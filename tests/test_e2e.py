@@ -7,6 +7,9 @@ import gzip
 import time
 from typing import Any
 
+from exporter.demo import FakeInstance, FakeRocketChat, hang, make_statistics, respond
+from exporter.parse import timestamp
+
 from conftest import (
     DEADLINE,
     fast_config,
@@ -16,9 +19,6 @@ from conftest import (
     value,
     wait_for,
 )
-
-from exporter.demo import FakeInstance, FakeRocketChat, hang, make_statistics, respond
-from exporter.parse import timestamp
 
 
 def all_up(samples: Any, names: tuple[str, ...] = ("old", "new", "strings")) -> bool:

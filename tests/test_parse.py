@@ -6,7 +6,6 @@ import math
 from datetime import UTC, datetime
 
 import pytest
-from conftest import FIXTURES, fixture
 
 from exporter.parse import (
     Instance,
@@ -18,6 +17,8 @@ from exporter.parse import (
     parse_statistics_list,
     timestamp,
 )
+
+from conftest import FIXTURES, fixture
 
 
 def ts(text: str) -> float:
