@@ -317,6 +317,22 @@ def respond(status: int, body: Any = None, *, headers: dict[str, str] | None = N
     return handler
 
 
+def reset_mid_body(prefix: bytes = b'{"instances": [') -> Handler:
+    """Start a chunked answer, then drop the connection without finishing it."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(prefix)
+        transport = request.transport
+        if transport is not None:
+            transport.abort()
+        return response
+
+    return handler
+
+
 def hang() -> Handler:
     """Accept the request and never answer."""
 

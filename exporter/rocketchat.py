@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import ssl
 import time
 from collections.abc import Callable
@@ -156,9 +157,10 @@ class RocketChatClient:
     async def _login(self, auth: PasswordAuth) -> None:
         now = time.time()
         if now < self.login_not_before and self.login_error is not None:
+            # the same message as the failure itself, so it is logged once, not at every poll
             raise PollError(
                 self.login_error.reason,
-                f"{self.login_error.message} (login paused after {self.login_failures} failures)",
+                self.login_error.message,
                 error=self.login_error.error,
                 source="skipped",
             )
@@ -191,12 +193,15 @@ class RocketChatClient:
             if self.on_login is not None:
                 self.on_login(False, started, time.perf_counter() - t0)
             self.login_failures += 1
-            self.login_error = error
             backoff = min(300.0, 5.0 * 2 ** (self.login_failures - 1))
-            self.login_not_before = time.time() + backoff
-            raise PollError(
-                error.reason, f"login failed: {error.message}", error=error.error, source="login"
-            ) from None
+            self.login_not_before = time.time() + backoff * random.uniform(1.0, 1.2)
+            self.login_error = PollError(
+                error.reason,
+                f"login failed: {error.message}; retrying with backoff (up to 5 min)",
+                error=error.error,
+                source="login",
+            )
+            raise self.login_error from None
         if self.on_login is not None:
             self.on_login(True, started, time.perf_counter() - t0)
         self.login_failures = 0
