@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fast_config, fixture, value, wait_for
 
 from exporter.config import Config, PasswordAuth, Secret, TokenAuth
 from exporter.demo import FakeRocketChat, hang, respond, truncated
+
+from conftest import fast_config, fixture, value, wait_for
 
 
 def with_auth(config: Config, name: str, auth: Any) -> Config:

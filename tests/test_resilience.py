@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import pytest
-from conftest import fast_config, fixture, series, value, wait_for
 
 from exporter.config import Config
 from exporter.demo import (
@@ -25,6 +24,8 @@ from exporter.demo import (
     respond,
     truncated,
 )
+
+from conftest import fast_config, fixture, series, value, wait_for
 
 SHAPES = ["old", "new"]  # shape A (4.x) and shape B (8.x)
 
