@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import secrets
+import ssl
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -243,15 +244,18 @@ class FakeRocketChat:
         self.runner: web.AppRunner | None = None
         self.base_url = ""
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def start(
+        self, host: str = "127.0.0.1", port: int = 0, ssl_context: ssl.SSLContext | None = None
+    ) -> str:
         self.runner = web.AppRunner(
             self.app, access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
+        site = web.TCPSite(self.runner, host, port, ssl_context=ssl_context)
         await site.start()
         bound_port = self.runner.addresses[0][1]
-        self.base_url = f"http://{host}:{bound_port}"
+        scheme = "https" if ssl_context else "http"
+        self.base_url = f"{scheme}://{host}:{bound_port}"
         return self.base_url
 
     async def stop(self) -> None:

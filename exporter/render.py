@@ -232,6 +232,7 @@ def escape(value: str) -> str:
 
 def fmt(value: float) -> str:
     """Integers without a fraction (exact and compact), everything else as Python's repr."""
+    value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)

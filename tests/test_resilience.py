@@ -18,6 +18,7 @@ from exporter.config import Config
 from exporter.demo import (
     FakeRocketChat,
     Handler,
+    delayed,
     endless,
     hang,
     reset_mid_body,
@@ -90,6 +91,12 @@ CASES: list[tuple[str, str, Any, str]] = [
         "too_large",
     ),
     ("hang", "instances.get", lambda: hang(), "timeout"),
+    (
+        "slow-beyond-timeout",
+        "statistics.list",
+        lambda: delayed(2.0, respond(200, {"statistics": []})),
+        "timeout",
+    ),
     ("401", "instances.get", lambda: respond(401, fixture("error-401.json")), "unauthorized"),
     (
         "401-legacy",
@@ -302,3 +309,21 @@ async def test_429_without_reset_header_backs_off_exponentially(
     assert schedule.backoff_steps == 2
     assert schedule.not_before - time.time() > 25
     assert fake.workspaces["new"].requests["instances.get"] == 2
+
+
+async def test_slow_answer_within_the_timeout_is_a_success(
+    fake: FakeRocketChat, exporter_for: Any
+) -> None:
+    fake.workspaces["new"].latency = 0.3
+    run = await exporter_for(fast_config(fake, timeout=2.0))
+    samples = await run.wait_until(
+        lambda s: value(s, "rocketchat_up", workspace="new") == 1, "slow workspace up"
+    )
+    duration = value(
+        samples,
+        "rocketchat_exporter_poll_duration_seconds",
+        workspace="new",
+        endpoint="instances.get",
+    )
+    assert duration is not None and duration >= 0.3
+    assert not series(samples, "rocketchat_exporter_poll_errors_total", workspace="new")

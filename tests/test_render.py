@@ -1,0 +1,73 @@
+"""The exposition text: escaping, grouping, absent values, caching."""
+
+from __future__ import annotations
+
+import gzip
+
+from exporter.parse import parse_instances
+from exporter.render import Renderer, fmt
+from exporter.state import INSTANCES, STATISTICS, State
+
+from conftest import parse_exposition, promtool_check_metrics, series, value
+
+
+def hostile_instances() -> tuple:
+    record = {
+        "_id": 'id"with\\quotes\nand newline',
+        "name": "rocket.chat \ud800 lone surrogate",
+        "extraInformation": {"host": "höst-ü", "port": "3000", "os": {"cpus": "2"}},
+    }
+    return parse_instances({"instances": [record]})
+
+
+def test_label_values_are_escaped_and_the_output_stays_valid() -> None:
+    state = State([("w1", (INSTANCES,)), ("w2", (INSTANCES, STATISTICS))])
+    state.record_success("w1", INSTANCES, hostile_instances(), started=0.0, duration=0.5)
+    state.record_success("w2", INSTANCES, hostile_instances(), started=0.0, duration=0.5)
+    text = Renderer(state).plain().decode()
+    promtool_check_metrics(text)
+    samples = parse_exposition(text)
+    (info,) = series(samples, "rocketchat_instance_info", workspace="w1")
+    assert info["instance_id"] == 'id"with\\quotes\nand newline'
+    assert info["host"] == "höst-ü"
+    assert info["name"] == "rocket.chat ? lone surrogate"
+    assert value(samples, "rocketchat_up", workspace="w1") == 1
+    assert value(samples, "rocketchat_up", workspace="w2") is None  # statistics not polled yet
+
+
+def test_each_family_is_one_group_across_workspaces() -> None:
+    state = State([(f"w{i}", (INSTANCES,)) for i in range(3)])
+    for i in range(3):
+        state.record_success(f"w{i}", INSTANCES, hostile_instances(), started=0, duration=0.1)
+    text = Renderer(state).plain().decode()
+    headers = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
+    assert len(headers) == len(set(headers))
+    order = [line.split("{")[0] for line in text.splitlines() if not line.startswith("#")]
+    families_in_order = [name for i, name in enumerate(order) if i == 0 or order[i - 1] != name]
+    assert len(families_in_order) == len(set(families_in_order))
+
+
+def test_cache_is_reused_until_the_state_changes_and_gzip_matches() -> None:
+    state = State([("w", (INSTANCES,))])
+    renderer = Renderer(state)
+    first = renderer.plain()
+    assert renderer.plain() is first
+    state.record_success("w", INSTANCES, hostile_instances(), started=0, duration=0.1)
+    second = renderer.plain()
+    assert second is not first and b"rocketchat_instance_cpus" in second
+    assert gzip.decompress(renderer.gzipped()) == second
+    state.record_failure(
+        "w", INSTANCES, "timeout", "x", started=1, duration=2, count_under=INSTANCES
+    )
+    third = renderer.plain().decode()
+    assert "rocketchat_instance_cpus" not in third
+    errors = 'rocketchat_exporter_poll_errors_total{workspace="w",endpoint="instances.get"'
+    assert errors + ',reason="timeout"} 1' in third
+    assert 'rocketchat_up{workspace="w"} 0' in third
+
+
+def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> None:
+    assert fmt(61204875123.0) == "61204875123"
+    assert fmt(0.87) == "0.87"
+    assert fmt(1e20) == "1e+20"
+    assert float(fmt(1795458424.4783597)) == 1795458424.4783597
