@@ -1,0 +1,552 @@
+#!/usr/bin/env python3
+"""Generates grafana/dashboards/rocketchat.json; run it after changing a panel.
+
+    python grafana/generate_dashboard.py          # rewrite the JSON
+    python grafana/generate_dashboard.py --check  # exit 1 if the committed JSON is out of date
+
+Every query filters on `workspace=~"$workspace"` and uses the `${datasource}` variable, so the
+dashboard works on any Prometheus that scrapes the exporter.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+OUTPUT = Path(__file__).parent / "dashboards" / "rocketchat.json"
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+WS = 'workspace=~"$workspace"'
+INSTANCE_LEGEND = "{{workspace}} {{host}}:{{port}}"
+
+
+class Layout:
+    """Places panels left to right in rows of 24 grid units and numbers them."""
+
+    def __init__(self) -> None:
+        self.panels: list[dict[str, Any]] = []
+        self.x = 0
+        self.y = 0
+        self.row_height = 0
+
+    def _next_id(self) -> int:
+        return len(self.panels) + 1
+
+    def row(self, title: str) -> None:
+        self.y += self.row_height
+        self.x, self.row_height = 0, 0
+        self.panels.append(
+            {
+                "type": "row",
+                "id": self._next_id(),
+                "title": title,
+                "collapsed": False,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": self.y},
+                "panels": [],
+            }
+        )
+        self.y += 1
+
+    def add(self, panel: dict[str, Any], w: int, h: int) -> None:
+        if self.x + w > 24:
+            self.y += self.row_height
+            self.x, self.row_height = 0, 0
+        panel["id"] = self._next_id()
+        panel["gridPos"] = {"h": h, "w": w, "x": self.x, "y": self.y}
+        self.panels.append(panel)
+        self.x += w
+        self.row_height = max(self.row_height, h)
+
+
+def target(expr: str, legend: str = "", ref: str = "A", **extra: Any) -> dict[str, Any]:
+    result = {"datasource": DATASOURCE, "expr": expr, "legendFormat": legend, "refId": ref}
+    result.update(extra)
+    return result
+
+
+def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
+
+
+def stat(
+    title: str, description: str, expr: str, unit: str = "short", steps: Any = None
+) -> dict[str, Any]:
+    return {
+        "type": "stat",
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "targets": [target(expr, instant=True)],
+        "fieldConfig": {
+            "defaults": {
+                "unit": unit,
+                "thresholds": steps or thresholds((None, "green")),
+                "color": {"mode": "thresholds"},
+            },
+            "overrides": [],
+        },
+        "options": {
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "background",
+            "graphMode": "none",
+            "textMode": "auto",
+        },
+    }
+
+
+def timeseries(
+    title: str,
+    description: str,
+    targets: list[dict[str, Any]],
+    unit: str = "short",
+    steps: Any = None,
+    **custom: Any,
+) -> dict[str, Any]:
+    defaults: dict[str, Any] = {"unit": unit, "custom": {"fillOpacity": 10, **custom}}
+    if steps:
+        defaults["thresholds"] = steps
+        defaults["custom"]["thresholdsStyle"] = {"mode": "line"}
+    return {
+        "type": "timeseries",
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
+    }
+
+
+def instance_table() -> dict[str, Any]:
+    """One row per instance record: labels of the info metric joined with its values."""
+    sel = "{" + WS + "}"
+    queries = [
+        (
+            "A",
+            f"rocketchat_instance_info{sel} * on (workspace) group_left (version) "
+            f"rocketchat_workspace_info{sel} or rocketchat_instance_info{sel}",
+        ),
+        ("B", f"rocketchat_instance_connected{sel}"),
+        ("C", f"rocketchat_instance_start_time_seconds{sel} * 1000"),
+        ("D", f"rocketchat_instance_cpus{sel}"),
+        ("E", f"rocketchat_instance_memory_total_bytes{sel}"),
+        ("F", f"rocketchat_instance_connections{sel}"),
+    ]
+    names = {
+        "Value #B": "connected",
+        "Value #C": "started",
+        "Value #D": "cpus",
+        "Value #E": "memory",
+        "Value #F": "connections",
+    }
+    hidden = ["Time", "Value #A", "__name__", "name", "os_platform", "os_release", "pid"]
+    return {
+        "type": "table",
+        "title": "Instances",
+        "description": "Every registered server process. connected is the view of the instance "
+        "that answered instances.get; a restart briefly shows the old record (disconnected) "
+        "next to the new one with the same host:port. version is the workspace's server version.",
+        "datasource": DATASOURCE,
+        "targets": [target(expr, ref=ref, format="table", instant=True) for ref, expr in queries],
+        "transformations": [
+            {"id": "merge", "options": {}},
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {name: True for name in hidden},
+                    "renameByName": names,
+                    "indexByName": {
+                        "workspace": 0,
+                        "host": 1,
+                        "port": 2,
+                        "version": 3,
+                        "Value #B": 4,
+                        "Value #C": 5,
+                        "Value #D": 6,
+                        "Value #E": 7,
+                        "Value #F": 8,
+                    },
+                },
+            },
+        ],
+        "fieldConfig": {
+            "defaults": {"custom": {"align": "auto"}},
+            "overrides": [
+                {
+                    "matcher": {"id": "byName", "options": "connected"},
+                    "properties": [
+                        {
+                            "id": "mappings",
+                            "value": [
+                                {
+                                    "type": "value",
+                                    "options": {
+                                        "0": {"text": "disconnected", "color": "red"},
+                                        "1": {"text": "connected", "color": "green"},
+                                    },
+                                }
+                            ],
+                        },
+                        {"id": "custom.cellOptions", "value": {"type": "color-background"}},
+                    ],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "started"},
+                    "properties": [{"id": "unit", "value": "dateTimeAsIso"}],
+                },
+                {
+                    "matcher": {"id": "byName", "options": "memory"},
+                    "properties": [{"id": "unit", "value": "bytes"}],
+                },
+            ],
+        },
+        "options": {"showHeader": True, "sortBy": [{"displayName": "workspace", "desc": False}]},
+    }
+
+
+def build() -> dict[str, Any]:
+    sel = "{" + WS + "}"
+    layout = Layout()
+
+    layout.row("Fleet overview")
+    layout.add(
+        stat(
+            "Workspaces up",
+            "Workspaces whose latest polls all succeeded (rocketchat_up), out of those selected.",
+            f"sum(rocketchat_up{sel})",
+        ),
+        w=4,
+        h=4,
+    )
+    layout.add(
+        stat(
+            "Workspaces down",
+            "Workspaces whose latest poll of an endpoint failed; see Exporter health for why.",
+            f"count(rocketchat_up{sel} == 0) or vector(0)",
+            steps=thresholds((None, "green"), (1, "red")),
+        ),
+        w=4,
+        h=4,
+    )
+    layout.add(
+        stat(
+            "Instances",
+            "Registered server processes (records of instances.get).",
+            f"sum(rocketchat_instances{sel})",
+        ),
+        w=4,
+        h=4,
+    )
+    layout.add(
+        stat(
+            "Connected instances",
+            "Instances the answering instance holds a live cluster link to (itself included).",
+            f"sum(rocketchat_instance_connected{sel})",
+        ),
+        w=4,
+        h=4,
+    )
+    layout.add(
+        stat(
+            "Disconnected instances",
+            "Registered instances without a live cluster link: crashed processes awaiting "
+            "removal, restarts, or peers the answering instance cannot reach.",
+            f"count(rocketchat_instance_connected{sel} == 0) or vector(0)",
+            steps=thresholds((None, "green"), (1, "orange")),
+        ),
+        w=4,
+        h=4,
+    )
+    layout.add(
+        stat(
+            "Oldest statistics",
+            "Age of the oldest 'newest statistics record' among the selected workspaces. The "
+            "server writes one about daily; older than 26 h means its statistics job is stuck.",
+            f"max(time() - rocketchat_workspace_statistics_timestamp_seconds{sel})",
+            unit="s",
+            steps=thresholds((None, "green"), (26 * 3600, "red")),
+        ),
+        w=4,
+        h=4,
+    )
+    layout.add(
+        timeseries(
+            "Workspace up",
+            "1 when every poll of the workspace succeeded, 0 when one failed.",
+            [target(f"rocketchat_up{sel}", "{{workspace}}")],
+            steps=thresholds((None, "red"), (1, "green")),
+        ),
+        w=12,
+        h=6,
+    )
+    layout.add(
+        timeseries(
+            "Exporter poll errors (last hour)",
+            "Failed polls in the last hour per workspace and endpoint.",
+            [
+                target(
+                    f"sum by (workspace, endpoint) "
+                    f"(increase(rocketchat_exporter_poll_errors_total{sel}[1h]))",
+                    "{{workspace}} {{endpoint}}",
+                )
+            ],
+        ),
+        w=12,
+        h=6,
+    )
+
+    layout.row("Instances")
+    layout.add(instance_table(), w=24, h=8)
+    layout.add(
+        timeseries(
+            "Websocket connections",
+            "Open DDP/websocket sessions per instance (extraInformation.conns, 6.0+; the server "
+            "updates it at most every 30 s).",
+            [target(f"rocketchat_instance_connections{sel}", INSTANCE_LEGEND)],
+        ),
+        w=12,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Load average",
+            "Host load averages as captured when the instance registered (process start): a "
+            "snapshot, not live.",
+            [
+                target(f"rocketchat_instance_load1{sel}", INSTANCE_LEGEND + " 1m", "A"),
+                target(f"rocketchat_instance_load5{sel}", INSTANCE_LEGEND + " 5m", "B"),
+                target(f"rocketchat_instance_load15{sel}", INSTANCE_LEGEND + " 15m", "C"),
+            ],
+        ),
+        w=12,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Free memory share",
+            "Free over total host memory, as captured when the instance registered.",
+            [
+                target(
+                    f"rocketchat_instance_memory_free_bytes{sel} "
+                    f"/ rocketchat_instance_memory_total_bytes{sel}",
+                    INSTANCE_LEGEND,
+                )
+            ],
+            unit="percentunit",
+            steps=thresholds((None, "red"), (0.1, "green")),
+            min=0,
+            max=1,
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Host uptime",
+            "Uptime of each instance's host (os.uptime at registration).",
+            [target(f"rocketchat_instance_host_uptime_seconds{sel}", INSTANCE_LEGEND)],
+            unit="s",
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Connected",
+            "Cluster link state per instance record: 1 connected, 0 disconnected.",
+            [target(f"rocketchat_instance_connected{sel}", INSTANCE_LEGEND + " {{instance_id}}")],
+            steps=thresholds((None, "red"), (1, "green")),
+        ),
+        w=8,
+        h=7,
+    )
+
+    layout.row("Usage")
+    layout.add(
+        timeseries(
+            "Users by status",
+            "Users by presence when the newest statistics record was generated (about daily): "
+            "a snapshot, not live presence.",
+            [target(f"rocketchat_workspace_users_by_status{sel}", "{{workspace}} {{status}}")],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Users",
+            "Total and active users (statistics totalUsers, activeUsers).",
+            [
+                target(f"rocketchat_workspace_users{sel}", "{{workspace}} total", "A"),
+                target(f"rocketchat_workspace_active_users{sel}", "{{workspace}} active", "B"),
+            ],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Rooms by type",
+            "Rooms per type (channels, private groups, direct, livechat, discussions).",
+            [target(f"rocketchat_workspace_rooms_by_type{sel}", "{{workspace}} {{room_type}}")],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Messages by room type",
+            "Messages per room type (sums of the rooms' message counters).",
+            [
+                target(
+                    f"rocketchat_workspace_messages_by_room_type{sel}",
+                    "{{workspace}} {{room_type}}",
+                )
+            ],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Message growth per day",
+            "Change of the message count over the last 24 h, per room type. Statistics records "
+            "come about daily, so the curve moves in steps.",
+            [
+                target(
+                    f"delta(rocketchat_workspace_messages_by_room_type{sel}[1d])",
+                    "{{workspace}} {{room_type}}",
+                )
+            ],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Uploads size",
+            "Total size of uploaded files (statistics uploadsTotalSize).",
+            [target(f"rocketchat_workspace_uploads_size_bytes{sel}", "{{workspace}}")],
+            unit="bytes",
+        ),
+        w=8,
+        h=7,
+    )
+
+    layout.row("Exporter health")
+    layout.add(
+        timeseries(
+            "Poll duration",
+            "Duration of the latest poll per workspace and endpoint; compare with the timeout.",
+            [
+                target(
+                    f"rocketchat_exporter_poll_duration_seconds{sel}",
+                    "{{workspace}} {{endpoint}}",
+                )
+            ],
+            unit="s",
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Poll errors by reason",
+            "Failed polls per second by reason; the README's troubleshooting table says what "
+            "each reason means and what to do.",
+            [
+                target(
+                    "sum by (reason) "
+                    f"(rate(rocketchat_exporter_poll_errors_total{sel}[$__rate_interval]))",
+                    "{{reason}}",
+                )
+            ],
+            unit="reqps",
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Time since last successful poll",
+            "Seconds since each endpoint of each workspace last answered successfully.",
+            [
+                target(
+                    f"time() - rocketchat_exporter_last_success_timestamp_seconds{sel}",
+                    "{{workspace}} {{endpoint}}",
+                )
+            ],
+            unit="s",
+        ),
+        w=8,
+        h=7,
+    )
+
+    return {
+        "title": "Rocket.Chat",
+        "uid": "rocketchat-exporter",
+        "description": "Rocket.Chat clusters as seen by rocketchat-prometheus-exporter.",
+        "tags": ["rocketchat"],
+        "editable": True,
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "timezone": "",
+        "graphTooltip": 1,
+        "annotations": {"list": []},
+        "links": [],
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "label": "Data source",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "current": {},
+                    "hide": 0,
+                    "refresh": 1,
+                },
+                {
+                    "name": "workspace",
+                    "label": "Workspace",
+                    "type": "query",
+                    "datasource": DATASOURCE,
+                    "definition": "label_values(rocketchat_up, workspace)",
+                    "query": {
+                        "query": "label_values(rocketchat_up, workspace)",
+                        "refId": "PrometheusVariableQueryEditor-VariableQuery",
+                    },
+                    "multi": True,
+                    "includeAll": True,
+                    "allValue": ".*",
+                    "current": {},
+                    "refresh": 2,
+                    "sort": 1,
+                    "hide": 0,
+                },
+            ]
+        },
+        "panels": layout.panels,
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        if not OUTPUT.exists() or OUTPUT.read_text() != text:
+            print(f"{OUTPUT} is out of date: run python grafana/generate_dashboard.py")
+            return 1
+        return 0
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,123 @@
+"""Dashboard structure and alert rules, checked with promtool (no server needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conftest import promtool
+from contract import ALL_METRICS
+
+REPO = Path(__file__).parent.parent
+DASHBOARD = REPO / "grafana" / "dashboards" / "rocketchat.json"
+RULES = REPO / "prometheus" / "rules" / "rocketchat.rules.yml"
+RULE_TESTS = REPO / "prometheus" / "rules" / "rocketchat.rules.test.yml"
+METRIC = re.compile(r"\b(rocketchat_[a-z0-9_]+)")
+
+
+def panels() -> list[dict[str, Any]]:
+    return list(json.loads(DASHBOARD.read_text())["panels"])
+
+
+def panel_exprs() -> list[tuple[str, str]]:
+    return [
+        (panel["title"], target["expr"])
+        for panel in panels()
+        for target in panel.get("targets", [])
+    ]
+
+
+def test_committed_dashboard_matches_its_generator() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "grafana" / "generate_dashboard.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_dashboard_panels_have_unique_ids_the_datasource_variable_and_descriptions() -> None:
+    ids = [panel["id"] for panel in panels()]
+    assert len(ids) == len(set(ids))
+    for panel in panels():
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert panel["description"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${datasource}"
+            assert 'workspace=~"$workspace"' in target["expr"], panel["title"]
+    variables = {v["name"]: v for v in json.loads(DASHBOARD.read_text())["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["workspace"]["multi"] is True
+    assert variables["workspace"]["includeAll"] is True
+
+
+def test_dashboard_covers_the_four_rows_and_uses_only_contract_metrics() -> None:
+    rows = [panel["title"] for panel in panels() if panel["type"] == "row"]
+    assert rows == ["Fleet overview", "Instances", "Usage", "Exporter health"]
+    used = {m for _, expr in panel_exprs() for m in METRIC.findall(expr)}
+    assert used <= set(ALL_METRICS), used - set(ALL_METRICS)
+    assert len(used) >= 20
+    units = {
+        panel["fieldConfig"]["defaults"].get("unit") for panel in panels() if "fieldConfig" in panel
+    }
+    assert {"bytes", "s", "percentunit"} <= units
+
+
+def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
+    result = subprocess.run(
+        [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    names = {rule["alert"] for rule in rules}
+    assert names == {
+        "RocketChatInstanceDisconnected",
+        "RocketChatInstanceVanished",
+        "RocketChatInstanceHeartbeatStale",
+        "RocketChatWorkspaceDown",
+        "RocketChatStatisticsStale",
+        "RocketChatExporterDown",
+    }
+    for rule in rules:
+        assert rule["labels"]["severity"] in ("critical", "warning")
+        assert {"summary", "description"} <= set(rule["annotations"])
+        assert set(METRIC.findall(rule["expr"])) <= set(ALL_METRICS)
+        if "Instance" in rule["alert"]:
+            text = rule["annotations"]["summary"] + rule["annotations"]["description"]
+            for label in ("workspace", "host", "port"):
+                assert "$labels." + label in text
+
+
+def test_every_alert_has_firing_and_silent_unit_tests() -> None:
+    result = subprocess.run(
+        [promtool(), "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    tests = yaml.safe_load(RULE_TESTS.read_text())["tests"]
+    firing: set[str] = set()
+    silent: set[str] = set()
+    for case in tests:
+        for check in case["alert_rule_test"]:
+            (firing if check["exp_alerts"] else silent).add(check["alertname"])
+    rules = {r["alert"] for r in yaml.safe_load(RULES.read_text())["groups"][0]["rules"]}
+    assert firing == rules
+    assert silent == rules
+
+
+def test_example_prometheus_config_is_valid() -> None:
+    result = subprocess.run(
+        [promtool(), "check", "config", str(REPO / "prometheus" / "prometheus.example.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
