@@ -1,0 +1,158 @@
+"""A real Prometheus (Debian package) scrapes the exporter; every dashboard query and the
+disconnected-instance alert are evaluated through its HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from test_dashboard_rules import RULES, panel_exprs
+
+from exporter.demo import FakeRocketChat, FakeWorkspace, make_statistics, respond
+
+from conftest import fast_config, three_workspaces, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Prometheus:
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.session = session
+
+    async def query(self, expr: str) -> list[dict[str, Any]]:
+        async with self.session.get(f"{self.url}/api/v1/query", params={"query": expr}) as resp:
+            body = await resp.json()
+        assert body["status"] == "success", f"{expr}: {body}"
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        async with self.session.get(f"{self.url}/api/v1/alerts") as resp:
+            body = await resp.json()
+        alerts: list[dict[str, Any]] = body["data"]["alerts"]
+        return alerts
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[FakeRocketChat]:
+    """The three test workspaces plus one whose statistics fail (so error panels have data)."""
+    flaky = FakeWorkspace(name="flaky", shape="B", statistics=[make_statistics("7.0.0", 1e9)])
+    flaky.instances = three_workspaces()[1].instances[:1]
+    flaky.overrides["statistics.list"] = respond(503, "<html>maintenance</html>")
+    server = FakeRocketChat([*three_workspaces(), flaky])
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def prometheus(
+    fleet: FakeRocketChat, exporter_for: Any, tmp_path: Path
+) -> AsyncIterator[Prometheus]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus not found: install the Debian package 'prometheus'")
+    run = await exporter_for(fast_config(fleet))
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(RULES)],
+        "scrape_configs": [
+            {
+                "job_name": "rocketchat-exporter",
+                "static_configs": [{"targets": [run.exporter.url.removeprefix("http://")]}],
+            }
+        ],
+    }
+    config_file = tmp_path / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    session = aiohttp.ClientSession()
+    url = f"http://127.0.0.1:{port}"
+
+    async def is_ready() -> bool:
+        if process.returncode is not None:
+            stderr = await process.stderr.read() if process.stderr else b""
+            pytest.fail(f"prometheus exited: {stderr.decode()[-2000:]}")
+        try:
+            async with session.get(f"{url}/-/ready") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    try:
+        await wait_for(is_ready, "prometheus ready", deadline=60)
+        yield Prometheus(url, session)
+    finally:
+        await session.close()
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=20)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+def substitute(expr: str) -> str:
+    """The dashboard's variables as Grafana would fill them with "All" selected."""
+    return expr.replace("$workspace", ".*").replace("$__rate_interval", "1m")
+
+
+async def test_every_dashboard_query_returns_data_and_the_disconnect_alert_goes_pending(
+    prometheus: Prometheus, fleet: FakeRocketChat
+) -> None:
+    async def scraped_a_few_times() -> bool:
+        result = await prometheus.query('count_over_time(rocketchat_up{workspace="new"}[1m])')
+        errors = await prometheus.query("rocketchat_exporter_poll_errors_total")
+        return bool(result) and float(result[0]["value"][1]) >= 4 and bool(errors)
+
+    await wait_for(scraped_a_few_times, "four scrapes of the exporter", deadline=60)
+    empty = []
+    for title, expr in panel_exprs():
+        if not await prometheus.query(substitute(expr)):
+            empty.append((title, expr))
+    assert empty == []
+
+    # uuid-new-2 was connected in every scrape so far; now the cluster loses it
+    fleet.workspaces["new"].instances[1].connected = False
+
+    async def alert_active() -> bool:
+        return any(
+            alert["labels"]["alertname"] == "RocketChatInstanceDisconnected"
+            and alert["labels"].get("instance_id") == "uuid-new-2"
+            and alert["state"] in ("pending", "firing")
+            for alert in await prometheus.alerts()
+        )
+
+    await wait_for(alert_active, "RocketChatInstanceDisconnected pending", deadline=60)
+    alerts = await prometheus.alerts()
+    disconnected = [
+        a for a in alerts if a["labels"]["alertname"] == "RocketChatInstanceDisconnected"
+    ]
+    # uuid-new-3 and old's peer were never connected: silent, as for a deployment without links
+    assert {a["labels"]["instance_id"] for a in disconnected} == {"uuid-new-2"}
+    (alert,) = disconnected
+    assert alert["labels"]["host"] == "10.1.0.2" and alert["labels"]["port"] == "3000"
+    assert "10.1.0.2:3000" in alert["annotations"]["summary"]
