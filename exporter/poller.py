@@ -110,9 +110,11 @@ class Poller:
         )
 
     async def _loop(self, name: str, endpoint: str, interval: float) -> None:
+        """First poll at once (readiness), then at a random phase of the interval: polls of
+        many workspaces spread evenly over the interval instead of landing together."""
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(random.uniform(0, min(1.0, interval / 10)))
-        next_due = loop.time()
+        await asyncio.sleep(random.uniform(0, min(0.05, interval / 10)))
+        next_due = loop.time() + random.uniform(-interval / 2, interval / 2)
         schedule = self.schedules[(name, endpoint)]
         while True:
             await self.poll(name, endpoint)

@@ -273,7 +273,7 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
             out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
 
 
-def render_workspace(workspace: WorkspaceState) -> dict[str, str]:
+def render_workspace(workspace: WorkspaceState) -> dict[str, bytes]:
     """Every sample of one workspace, grouped by family name."""
     out: dict[str, list[str]] = {name: [] for name in _ORDER}
     ws_label = f'workspace="{escape(workspace.name)}"'
@@ -305,47 +305,59 @@ def render_workspace(workspace: WorkspaceState) -> dict[str, str]:
             f'rocketchat_exporter_poll_errors_total{{{ws_label},endpoint="{endpoint}",'
             f'reason="{reason}"}} {count}\n'
         )
-    return {name: "".join(lines) for name, lines in out.items() if lines}
+    # lone surrogates (possible in JSON strings) cannot be UTF-8: they become "?"
+    return {name: "".join(lines).encode("utf-8", "replace") for name, lines in out.items() if lines}
 
 
-def _header(family: Family) -> str:
-    return f"# HELP {family.name} {family.help}\n# TYPE {family.name} {family.kind}\n"
+_HEADERS = {
+    f.name: f"# HELP {f.name} {f.help}\n# TYPE {f.name} {f.kind}\n".encode() for f in FAMILIES
+}
 
 
-def build_info() -> str:
+def build_info() -> bytes:
     return (
         "# HELP rocketchat_exporter_build_info The exporter's version and Python version.\n"
         "# TYPE rocketchat_exporter_build_info gauge\n"
         f'rocketchat_exporter_build_info{{version="{escape(__version__)}",'
         f'python_version="{escape(platform.python_version())}"}} 1\n'
-    )
+    ).encode()
 
 
-def join_families(fragments: Iterable[dict[str, str]]) -> str:
-    """Concatenate per-workspace fragments family by family, each under its own header."""
+_BUILD_INFO = build_info()
+
+
+def join_families(fragments: Iterable[dict[str, bytes]]) -> list[bytes]:
+    """The parts of the exposition: per-workspace fragments grouped family by family, each
+    family under one header (the text format requires a family's samples to be contiguous)."""
     fragment_list = list(fragments)
-    parts = [build_info()]
-    for family in FAMILIES:
-        samples = [f[family.name] for f in fragment_list if family.name in f]
+    parts = [_BUILD_INFO]
+    for name in _ORDER:
+        samples = [f[name] for f in fragment_list if name in f]
         if samples:
-            parts.append(_header(family))
+            parts.append(_HEADERS[name])
             parts.extend(samples)
-    return "".join(parts)
+    return parts
+
+
+def assemble(parts: list[bytes]) -> tuple[bytes, bytes]:
+    """Plain and gzipped exposition from the parts; safe to run in a worker thread."""
+    plain = b"".join(parts)
+    return plain, gzip.compress(plain, compresslevel=1)
 
 
 class Renderer:
-    """Caches each workspace's fragments by version, and the whole output by generation."""
+    """Renders each workspace only when its data changed (by version), and the exposition only
+    when anything changed (by the state's generation)."""
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self._fragments: dict[str, tuple[int, dict[str, str]]] = {}
+        self._fragments: dict[str, tuple[int, dict[str, bytes]]] = {}
         self._generation = -1
         self._plain = b""
         self._gzip: bytes | None = None
 
-    def _refresh(self) -> None:
-        if self._generation == self.state.generation:
-            return
+    def snapshot(self) -> tuple[int, list[bytes]]:
+        """The state's generation and the exposition parts for it (cheap: no big copies)."""
         fragments = []
         for name, workspace in self.state.workspaces.items():
             cached = self._fragments.get(name)
@@ -353,18 +365,21 @@ class Renderer:
                 cached = (workspace.version, render_workspace(workspace))
                 self._fragments[name] = cached
             fragments.append(cached[1])
-        for name in set(self._fragments) - set(self.state.workspaces):
-            del self._fragments[name]
-        self._plain = join_families(fragments).encode("utf-8", "replace")
-        self._gzip = None
-        self._generation = self.state.generation
+        if len(self._fragments) > len(self.state.workspaces):
+            for name in set(self._fragments) - set(self.state.workspaces):
+                del self._fragments[name]
+        return self.state.generation, join_families(fragments)
 
     def plain(self) -> bytes:
-        self._refresh()
+        """The current exposition, rendered now if anything changed."""
+        if self._generation != self.state.generation:
+            self._generation, parts = self.snapshot()
+            self._plain = b"".join(parts)
+            self._gzip = None
         return self._plain
 
     def gzipped(self) -> bytes:
-        self._refresh()
+        plain = self.plain()
         if self._gzip is None:
-            self._gzip = gzip.compress(self._plain, compresslevel=1)
+            self._gzip = gzip.compress(plain, compresslevel=1)
         return self._gzip

@@ -1,0 +1,302 @@
+#!/usr/bin/env python3
+"""Fleet-scale benchmark of the exporter, side by side with baselines measured in the same run.
+
+    make bench                                  # full run, writes benchmarks/RESULTS.md
+    python benchmarks/bench.py --sizes 10,100 --scrapes 50 --no-write   # a quick look
+
+Everything runs on loopback in separate processes: the fake Rocket.Chat fleet, the exporter, and
+the two baseline /metrics servers, so no process's CPU is counted for another. Prints tables;
+asserts nothing about time (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+
+from fleet import write_config  # noqa: E402
+
+
+@dataclass
+class Latency:
+    p50: float
+    p99: float
+    size: int
+
+    def cell(self) -> str:
+        return f"{self.p50 * 1000:.2f} / {self.p99 * 1000:.2f}"
+
+
+class Process:
+    """A child process that announces its URL in a file."""
+
+    def __init__(self, args: list[str], url_file: Path | None = None) -> None:
+        self.url_file = url_file
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    def url(self, deadline: float = 60) -> str:
+        assert self.url_file is not None
+        end = time.monotonic() + deadline
+        while not (self.url_file.exists() and self.url_file.read_text()):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                raise RuntimeError(f"process failed: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            time.sleep(0.01)
+        return self.url_file.read_text()
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def scrape_latency(
+    session: aiohttp.ClientSession, url: str, count: int, gzip: bool
+) -> Latency:
+    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
+    times = []
+    size = 0
+    for _ in range(count):
+        start = time.perf_counter()
+        async with session.get(url, headers=headers, auto_decompress=False) as resp:
+            body = await resp.read()
+        times.append(time.perf_counter() - start)
+        size = len(body)
+    times.sort()
+    return Latency(statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], size)
+
+
+async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float = 300) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            async with session.get(url + "/ready") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.005)
+    raise RuntimeError("exporter not ready in time")
+
+
+def start_fleet(tmp: Path, count: int, latency: float, mode: str) -> tuple[Process, str]:
+    url_file = tmp / f"fleet-{count}-{mode}-{time.monotonic_ns()}"
+    fleet = Process([str(HERE / "fake_server.py"), str(count), str(latency), mode, str(url_file)], url_file)
+    return fleet, fleet.url()
+
+
+def start_exporter(config: Path, port: int) -> Process:
+    return Process(
+        ["-m", "exporter", "--config", str(config), "--listen", f"127.0.0.1:{port}",
+         "--log-level", "error"]
+    )
+
+
+async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
+    """Idle scrapes of the exporter and both baselines, RSS and start-up, for one fleet size."""
+    fleet, fleet_url = start_fleet(tmp, count, 0.0, "normal")
+    config = write_config(tmp / f"config-{count}.yaml", fleet_url, count)
+    port = free_port()
+    exporter = start_exporter(config, port)
+    url = f"http://127.0.0.1:{port}"
+    result: dict[str, Any] = {"n": count}
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_ready(session, url)
+            result["ready_s"] = time.perf_counter() - exporter.started
+            await asyncio.sleep(0.5)  # let the background render settle
+            result["rss_mib"] = exporter.rss_mib()
+            async with session.get(url + "/metrics") as resp:
+                text = await resp.text()
+            result["series"] = sum(1 for line in text.splitlines() if line and line[0] != "#")
+            exposition = tmp / f"exposition-{count}.txt"
+            exposition.write_text(text)
+            for gzip in (False, True):
+                key = "gzip" if gzip else "plain"
+                result[f"exporter_{key}"] = await scrape_latency(session, url + "/metrics", scrapes, gzip)
+            for mode in ("static", "client"):
+                url_file = tmp / f"baseline-{mode}-{count}"
+                baseline = Process([str(HERE / "baselines.py"), mode, str(exposition), str(url_file)], url_file)
+                try:
+                    base = baseline.url() + "/metrics"
+                    for gzip in (False, True):
+                        key = "gzip" if gzip else "plain"
+                        # the stock way is slow at large N: fewer scrapes keep the run short
+                        n = scrapes if mode == "static" or count <= 100 else max(20, scrapes // 10)
+                        result[f"{mode}_{key}"] = await scrape_latency(session, base, n, gzip)
+                finally:
+                    baseline.stop()
+    finally:
+        exporter.stop()
+        fleet.stop()
+    return result
+
+
+async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, Latency]:
+    """Scrapes while every workspace is polled continuously, or hangs until its timeout."""
+    fleet, fleet_url = start_fleet(tmp, count, 0.1, mode)
+    if mode == "normal":
+        config = write_config(
+            tmp / f"busy-{count}.yaml", fleet_url, count, poll_interval="1s", statistics_interval="1s"
+        )
+    else:
+        config = write_config(tmp / f"hang-{count}.yaml", fleet_url, count, timeout="30s")
+    port = free_port()
+    exporter = start_exporter(config, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            if mode == "normal":
+                await wait_ready(session, url)
+            else:
+                await asyncio.sleep(3)  # every workspace has sent its request and hangs
+            return {
+                "plain": await scrape_latency(session, url + "/metrics", scrapes, False),
+                "gzip": await scrape_latency(session, url + "/metrics", scrapes, True),
+            }
+    finally:
+        exporter.stop()
+        fleet.stop()
+
+
+def poll_round(tmp: Path, count: int) -> dict[str, dict[str, float]]:
+    fleet, fleet_url = start_fleet(tmp, count, 0.1, "normal")
+    config = write_config(tmp / f"round-{count}.yaml", fleet_url, count)
+    results = {}
+    try:
+        for mode in ("exporter", "baseline"):
+            out = subprocess.run(
+                [sys.executable, str(HERE / "poll_round.py"), mode, str(config)],
+                capture_output=True, text=True, timeout=600, check=True,
+            )
+            results[mode] = json.loads(out.stdout)
+    finally:
+        fleet.stop()
+    return results
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    import aiohttp as aio
+
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {int(mem) / 1024 / 1024:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"aiohttp {aio.__version__}; shared machine, figures vary run to run"
+    )
+
+
+def report(sizes: list[dict[str, Any]], busy: dict[str, Any], rounds: dict[str, Any], scrapes: int) -> str:
+    lines = [f"Machine: {machine()}", "", f"## /metrics scrape latency, idle (ms, p50 / p99 over {scrapes} scrapes)", ""]
+    lines.append("| N workspaces | series | body plain / gzip | exporter plain | (a) pre-rendered plain | (b) prometheus_client plain | exporter gzip | (a) gzip | (b) gzip | p50 exporter/(a) gzip | (b)/exporter gzip |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in sizes:
+        ratio_a = r["exporter_gzip"].p50 / r["static_gzip"].p50
+        ratio_b = r["client_gzip"].p50 / r["exporter_gzip"].p50
+        lines.append(
+            f"| {r['n']} | {r['series']} | {r['exporter_plain'].size / 1e6:.2f} MB / {r['exporter_gzip'].size / 1e6:.2f} MB "
+            f"| {r['exporter_plain'].cell()} | {r['static_plain'].cell()} | {r['client_plain'].cell()} "
+            f"| {r['exporter_gzip'].cell()} | {r['static_gzip'].cell()} | {r['client_gzip'].cell()} "
+            f"| {ratio_a:.2f}x | {ratio_b:.0f}x |"
+        )
+    lines += ["", "## Memory and start-up", "", "| N workspaces | RSS after first round (MiB) | start to /ready (s) |", "|---|---|---|"]
+    for r in sizes:
+        lines.append(f"| {r['n']} | {r['rss_mib']:.0f} | {r['ready_s']:.2f} |")
+    if busy:
+        n = busy["n"]
+        idle = next(r for r in sizes if r["n"] == n)
+        lines += ["", f"## Scrapes under load, N = {n} (ms, p50 / p99)", "",
+                  "| situation | plain | gzip | p99 / idle p99 plain | p99 / idle p99 gzip |", "|---|---|---|---|---|"]
+        lines.append(f"| idle | {idle['exporter_plain'].cell()} | {idle['exporter_gzip'].cell()} | 1.00x | 1.00x |")
+        for label, key in (("every workspace polled every 1 s (100 ms latency)", "polling"), ("every workspace hanging (30 s timeout)", "hanging")):
+            b = busy[key]
+            lines.append(
+                f"| {label} | {b['plain'].cell()} | {b['gzip'].cell()} "
+                f"| {b['plain'].p99 / idle['exporter_plain'].p99:.2f}x | {b['gzip'].p99 / idle['exporter_gzip'].p99:.2f}x |"
+            )
+    if rounds:
+        n = rounds["n"]
+        e, b = rounds["exporter"], rounds["baseline"]
+        lines += ["", f"## One full poll round, N = {n}, 100 ms server latency, max_concurrency 64", "",
+                  "| | wall (s) | CPU (s) | CPU per workspace (ms) | workspaces up |", "|---|---|---|---|---|"]
+        lines.append(f"| exporter (GET, cap, parse, state) | {e['wall']:.2f} | {e['cpu']:.2f} | {e['cpu'] / n * 1000:.2f} | {e['up']} |")
+        lines.append(f"| baseline (GET + json.loads only) | {b['wall']:.2f} | {b['cpu']:.2f} | {b['cpu'] / n * 1000:.2f} | {b['up']} |")
+        lines.append(f"| ratio exporter / baseline | {e['wall'] / b['wall']:.2f}x | {e['cpu'] / b['cpu']:.2f}x | | |")
+    return "\n".join(lines) + "\n"
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--scrapes", type=int, default=200)
+    parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    largest = max(sizes)
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        size_results = []
+        for count in sizes:
+            print(f"measuring N={count} ...", file=sys.stderr)
+            size_results.append(await size_run(tmp, count, args.scrapes))
+        print(f"measuring scrapes under load at N={largest} ...", file=sys.stderr)
+        busy = {
+            "n": largest,
+            "polling": await busy_run(tmp, largest, args.scrapes, "normal"),
+            "hanging": await busy_run(tmp, largest, args.scrapes, "hang"),
+        }
+        print(f"measuring a poll round at N={largest} ...", file=sys.stderr)
+        rounds = {"n": largest, **poll_round(tmp, largest)}
+    text = report(size_results, busy, rounds, args.scrapes)
+    print(text)
+    if not args.no_write:
+        (HERE / "RESULTS.md").write_text(
+            "# Benchmark results\n\nProduced by `make bench` (`benchmarks/bench.py`); "
+            "see the README's Performance section for how to read them.\n\n" + text
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))

@@ -1,0 +1,33 @@
+"""Serve the benchmark fleet: python benchmarks/fake_server.py N LATENCY MODE PORT_FILE.
+
+MODE "normal" answers after LATENCY seconds; "hang" never answers instances.get/statistics.list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fleet import workspaces  # noqa: E402
+
+from exporter.demo import FakeRocketChat, hang  # noqa: E402
+
+
+async def main(count: int, latency: float, mode: str, port_file: str) -> None:
+    fleet = workspaces(count)
+    for workspace in fleet:
+        workspace.latency = latency
+        if mode == "hang":
+            workspace.overrides["instances.get"] = hang()
+            workspace.overrides["statistics.list"] = hang()
+    server = FakeRocketChat(fleet)
+    url = await server.start()
+    Path(port_file).write_text(url)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4]))
