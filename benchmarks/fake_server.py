@@ -1,11 +1,13 @@
 """Serve the benchmark fleet: python benchmarks/fake_server.py N LATENCY MODE PORT_FILE.
 
-MODE "normal" answers after LATENCY seconds; "hang" never answers instances.get/statistics.list.
+MODE "normal" answers after LATENCY seconds; "hang" never answers instances.get/statistics.list;
+"hang-on-signal" answers normally until SIGUSR1, then hangs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -18,11 +20,18 @@ from exporter.demo import FakeRocketChat, hang  # noqa: E402
 
 async def main(count: int, latency: float, mode: str, port_file: str) -> None:
     fleet = workspaces(count)
-    for workspace in fleet:
-        workspace.latency = latency
-        if mode == "hang":
+
+    def start_hanging() -> None:
+        for workspace in fleet:
             workspace.overrides["instances.get"] = hang()
             workspace.overrides["statistics.list"] = hang()
+
+    for workspace in fleet:
+        workspace.latency = latency
+    if mode == "hang":
+        start_hanging()
+    elif mode == "hang-on-signal":
+        asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, start_hanging)
     server = FakeRocketChat(fleet)
     url = await server.start()
     Path(port_file).write_text(url)

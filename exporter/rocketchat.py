@@ -265,6 +265,8 @@ class RocketChatClient:
         limit = self.max_response_bytes
         if resp.content_length is not None and resp.content_length > limit:
             raise PollError("too_large", f"{path}: answer of {resp.content_length} bytes > {limit}")
+        if resp.content_length is not None:
+            return await resp.read()  # the parser stops at the declared length
         chunks: list[bytes] = []
         size = 0
         while chunk := await resp.content.read(_CHUNK):
