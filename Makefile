@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?=
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest system-deps clean
+.PHONY: run test lint typecheck pytest system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,8 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev-installed system-deps lint typecheck pytest
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check exporter tests
-	$(BIN)/ruff format --check exporter tests
+	$(BIN)/ruff check exporter tests benchmarks grafana
+	$(BIN)/ruff format --check exporter tests benchmarks grafana
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
@@ -36,12 +36,21 @@ typecheck: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest
 
-## system-deps: promtool and prometheus (Debian package), installed when missing and root
+## system-deps: Debian packages the suite uses (promtool and prometheus, chromium, openssl),
+## installed when missing and running as root
+SYSTEM_TOOLS := promtool:prometheus prometheus:prometheus chromium:chromium openssl:openssl
 system-deps:
-	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
-	  else echo "promtool/prometheus missing: install the Debian package 'prometheus'" >&2; exit 1; fi; }
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing tools; install the Debian packages:$$missing" >&2; exit 1; fi; fi
+
+## bench: the fleet-scale benchmark; writes benchmarks/RESULTS.md (takes a few minutes)
+bench: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

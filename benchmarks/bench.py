@@ -100,7 +100,9 @@ async def scrape_latency(
         times.append(time.perf_counter() - start)
         size = len(body)
     times.sort()
-    return Latency(statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], size)
+    return Latency(
+        statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], size
+    )
 
 
 async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float = 300) -> None:
@@ -116,16 +118,41 @@ async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float =
     raise RuntimeError("exporter not ready in time")
 
 
+SERIES_PER_WORKSPACE = 90  # 5 instances (4 connected) with conns, statistics, self-metrics
+
+
+async def wait_healthy(session: aiohttp.ClientSession, url: str, exporter: Process) -> float:
+    """Seconds from process start to the first /healthz answer (interpreter, imports, config)."""
+    while True:
+        try:
+            async with session.get(url + "/healthz") as resp:
+                if resp.status == 200:
+                    return time.perf_counter() - exporter.started
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.005)
+
+
 def start_fleet(tmp: Path, count: int, latency: float, mode: str) -> tuple[Process, str]:
     url_file = tmp / f"fleet-{count}-{mode}-{time.monotonic_ns()}"
-    fleet = Process([str(HERE / "fake_server.py"), str(count), str(latency), mode, str(url_file)], url_file)
+    fleet = Process(
+        [str(HERE / "fake_server.py"), str(count), str(latency), mode, str(url_file)], url_file
+    )
     return fleet, fleet.url()
 
 
 def start_exporter(config: Path, port: int) -> Process:
     return Process(
-        ["-m", "exporter", "--config", str(config), "--listen", f"127.0.0.1:{port}",
-         "--log-level", "error"]
+        [
+            "-m",
+            "exporter",
+            "--config",
+            str(config),
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "error",
+        ]
     )
 
 
@@ -139,21 +166,31 @@ async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
     result: dict[str, Any] = {"n": count}
     try:
         async with aiohttp.ClientSession() as session:
+            result["listening_s"] = await wait_healthy(session, url, exporter)
             await wait_ready(session, url)
             result["ready_s"] = time.perf_counter() - exporter.started
-            await asyncio.sleep(0.5)  # let the background render settle
             result["rss_mib"] = exporter.rss_mib()
-            async with session.get(url + "/metrics") as resp:
-                text = await resp.text()
+            expected = SERIES_PER_WORKSPACE * count + 1
+            text = ""
+            for _ in range(200):  # the background render may trail /ready by one interval
+                async with session.get(url + "/metrics") as resp:
+                    text = await resp.text()
+                if sum(1 for line in text.splitlines() if line and line[0] != "#") >= expected:
+                    break
+                await asyncio.sleep(0.05)
             result["series"] = sum(1 for line in text.splitlines() if line and line[0] != "#")
             exposition = tmp / f"exposition-{count}.txt"
             exposition.write_text(text)
             for gzip in (False, True):
                 key = "gzip" if gzip else "plain"
-                result[f"exporter_{key}"] = await scrape_latency(session, url + "/metrics", scrapes, gzip)
+                result[f"exporter_{key}"] = await scrape_latency(
+                    session, url + "/metrics", scrapes, gzip
+                )
             for mode in ("static", "client"):
                 url_file = tmp / f"baseline-{mode}-{count}"
-                baseline = Process([str(HERE / "baselines.py"), mode, str(exposition), str(url_file)], url_file)
+                baseline = Process(
+                    [str(HERE / "baselines.py"), mode, str(exposition), str(url_file)], url_file
+                )
                 try:
                     base = baseline.url() + "/metrics"
                     for gzip in (False, True):
@@ -170,14 +207,20 @@ async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
 
 
 async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, Latency]:
-    """Scrapes while every workspace is polled continuously, or hangs until its timeout.
-
-    Both start from a full first round, so the exposition is as large as when idle.
-    """
-    fleet, fleet_url = start_fleet(tmp, count, 0.1, "normal" if mode == "normal" else "hang-on-signal")
+    """Scrapes while every workspace is being polled (every 5 s, or every 1 s: saturated), or
+    while every workspace hangs until its timeout. All start from a full first round, so the
+    exposition is as large as when idle."""
+    interval = {"poll-5s": "5s", "poll-1s": "1s", "hang": "1s"}[mode]
+    fleet, fleet_url = start_fleet(
+        tmp, count, 0.1, "hang-on-signal" if mode == "hang" else "normal"
+    )
     config = write_config(
-        tmp / f"busy-{mode}-{count}.yaml", fleet_url, count,
-        poll_interval="1s", statistics_interval="1s", timeout="30s",
+        tmp / f"busy-{mode}-{count}.yaml",
+        fleet_url,
+        count,
+        poll_interval=interval,
+        statistics_interval=interval,
+        timeout="30s",
     )
     port = free_port()
     exporter = start_exporter(config, port)
@@ -188,6 +231,8 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
             if mode == "hang":
                 fleet.proc.send_signal(signal.SIGUSR1)
                 await asyncio.sleep(2.5)  # every workspace's next polls are sent and hang
+            else:
+                await asyncio.sleep(float(interval[:-1]))  # past the first round's burst
             return {
                 "plain": await scrape_latency(session, url + "/metrics", scrapes, False),
                 "gzip": await scrape_latency(session, url + "/metrics", scrapes, True),
@@ -205,7 +250,10 @@ def poll_round(tmp: Path, count: int) -> dict[str, dict[str, float]]:
         for mode in ("exporter", "baseline"):
             out = subprocess.run(
                 [sys.executable, str(HERE / "poll_round.py"), mode, str(config)],
-                capture_output=True, text=True, timeout=600, check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=True,
             )
             results[mode] = json.loads(out.stdout)
     finally:
@@ -229,9 +277,18 @@ def machine() -> str:
     )
 
 
-def report(sizes: list[dict[str, Any]], busy: dict[str, Any], rounds: dict[str, Any], scrapes: int) -> str:
-    lines = [f"Machine: {machine()}", "", f"## /metrics scrape latency, idle (ms, p50 / p99 over {scrapes} scrapes)", ""]
-    lines.append("| N workspaces | series | body plain / gzip | exporter plain | (a) pre-rendered plain | (b) prometheus_client plain | exporter gzip | (a) gzip | (b) gzip | p50 exporter/(a) gzip | (b)/exporter gzip |")
+def report(
+    sizes: list[dict[str, Any]], busy: dict[str, Any], rounds: dict[str, Any], scrapes: int
+) -> str:
+    lines = [
+        f"Machine: {machine()}",
+        "",
+        f"## /metrics scrape latency, idle (ms, p50 / p99 over {scrapes} scrapes)",
+        "",
+    ]
+    lines.append(
+        "| N workspaces | series | body plain / gzip | exporter plain | (a) pre-rendered plain | (b) prometheus_client plain | exporter gzip | (a) gzip | (b) gzip | p50 exporter/(a) gzip | (b)/exporter gzip |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sizes:
         ratio_a = r["exporter_gzip"].p50 / r["static_gzip"].p50
@@ -242,16 +299,39 @@ def report(sizes: list[dict[str, Any]], busy: dict[str, Any], rounds: dict[str, 
             f"| {r['exporter_gzip'].cell()} | {r['static_gzip'].cell()} | {r['client_gzip'].cell()} "
             f"| {ratio_a:.2f}x | {ratio_b:.0f}x |"
         )
-    lines += ["", "## Memory and start-up", "", "| N workspaces | RSS after first round (MiB) | start to /ready (s) |", "|---|---|---|"]
+    lines += [
+        "",
+        "## Memory and start-up",
+        "",
+        "| N workspaces | RSS after first round (MiB) | start to /healthz (s) | start to /ready (s) |",
+        "|---|---|---|---|",
+    ]
     for r in sizes:
-        lines.append(f"| {r['n']} | {r['rss_mib']:.0f} | {r['ready_s']:.2f} |")
+        lines.append(
+            f"| {r['n']} | {r['rss_mib']:.0f} | {r['listening_s']:.2f} | {r['ready_s']:.2f} |"
+        )
     if busy:
         n = busy["n"]
         idle = next(r for r in sizes if r["n"] == n)
-        lines += ["", f"## Scrapes under load, N = {n} (ms, p50 / p99)", "",
-                  "| situation | plain | gzip | p99 / idle p99 plain | p99 / idle p99 gzip |", "|---|---|---|---|---|"]
-        lines.append(f"| idle | {idle['exporter_plain'].cell()} | {idle['exporter_gzip'].cell()} | 1.00x | 1.00x |")
-        for label, key in (("every workspace polled every 1 s (100 ms latency)", "polling"), ("every workspace hanging after a good round (30 s timeout)", "hanging")):
+        lines += [
+            "",
+            f"## Scrapes under load, N = {n} (ms, p50 / p99)",
+            "",
+            "| situation | plain | gzip | p99 / idle p99 plain | p99 / idle p99 gzip |",
+            "|---|---|---|---|---|",
+        ]
+        lines.append(
+            f"| idle | {idle['exporter_plain'].cell()} | {idle['exporter_gzip'].cell()} | 1.00x | 1.00x |"
+        )
+        situations = (
+            (
+                f"every workspace polled every 5 s ({2 * n // 5} requests/s, 100 ms latency)",
+                "poll-5s",
+            ),
+            (f"every workspace polled every 1 s ({2 * n} requests/s)", "poll-1s"),
+            ("every workspace hanging after a good round (30 s timeout)", "hang"),
+        )
+        for label, key in situations:
             b = busy[key]
             lines.append(
                 f"| {label} | {b['plain'].cell()} | {b['gzip'].cell()} "
@@ -260,19 +340,34 @@ def report(sizes: list[dict[str, Any]], busy: dict[str, Any], rounds: dict[str, 
     if rounds:
         n = rounds["n"]
         e, b = rounds["exporter"], rounds["baseline"]
-        lines += ["", f"## One full poll round, N = {n}, 100 ms server latency, max_concurrency 64", "",
-                  "| | wall (s) | CPU (s) | CPU per workspace (ms) | workspaces up |", "|---|---|---|---|---|"]
-        lines.append(f"| exporter (GET, cap, parse, state) | {e['wall']:.2f} | {e['cpu']:.2f} | {e['cpu'] / n * 1000:.2f} | {e['up']} |")
-        lines.append(f"| baseline (GET + json.loads only) | {b['wall']:.2f} | {b['cpu']:.2f} | {b['cpu'] / n * 1000:.2f} | {b['up']} |")
-        lines.append(f"| ratio exporter / baseline | {e['wall'] / b['wall']:.2f}x | {e['cpu'] / b['cpu']:.2f}x | | |")
+        lines += [
+            "",
+            f"## One full poll round, N = {n}, 100 ms server latency, max_concurrency 64",
+            "",
+            "| | wall (s) | CPU (s) | CPU per workspace (ms) | workspaces up |",
+            "|---|---|---|---|---|",
+        ]
+        lines.append(
+            f"| exporter (GET, cap, parse, state) | {e['wall']:.2f} | {e['cpu']:.2f} | {e['cpu'] / n * 1000:.2f} | {e['up']} |"
+        )
+        lines.append(
+            f"| baseline (GET + json.loads only) | {b['wall']:.2f} | {b['cpu']:.2f} | {b['cpu'] / n * 1000:.2f} | {b['up']} |"
+        )
+        lines.append(
+            f"| ratio exporter / baseline | {e['wall'] / b['wall']:.2f}x | {e['cpu'] / b['cpu']:.2f}x | | |"
+        )
     return "\n".join(lines) + "\n"
 
 
 async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--scrapes", type=int, default=200)
-    parser.add_argument("--no-write", action="store_true", help="do not write benchmarks/RESULTS.md")
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not write benchmarks/RESULTS.md"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     largest = max(sizes)
@@ -283,11 +378,9 @@ async def main() -> int:
             print(f"measuring N={count} ...", file=sys.stderr)
             size_results.append(await size_run(tmp, count, args.scrapes))
         print(f"measuring scrapes under load at N={largest} ...", file=sys.stderr)
-        busy = {
-            "n": largest,
-            "polling": await busy_run(tmp, largest, args.scrapes, "normal"),
-            "hanging": await busy_run(tmp, largest, args.scrapes, "hang"),
-        }
+        busy: dict[str, Any] = {"n": largest}
+        for mode in ("poll-5s", "poll-1s", "hang"):
+            busy[mode] = await busy_run(tmp, largest, args.scrapes, mode)
         print(f"measuring a poll round at N={largest} ...", file=sys.stderr)
         rounds = {"n": largest, **poll_round(tmp, largest)}
     text = report(size_results, busy, rounds, args.scrapes)

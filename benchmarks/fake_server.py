@@ -13,9 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fleet import workspaces  # noqa: E402
+from fleet import workspaces
 
-from exporter.demo import FakeRocketChat, hang  # noqa: E402
+from exporter.demo import FakeRocketChat, hang
 
 
 async def main(count: int, latency: float, mode: str, port_file: str) -> None:

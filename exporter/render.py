@@ -7,6 +7,7 @@ under one HELP/TYPE header) and the result, plain and gzipped, is cached until t
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import platform
 from collections.abc import Callable, Iterable
@@ -356,19 +357,41 @@ class Renderer:
         self._plain = b""
         self._gzip: bytes | None = None
 
-    def snapshot(self) -> tuple[int, list[bytes]]:
-        """The state's generation and the exposition parts for it (cheap: no big copies)."""
-        fragments = []
-        for name, workspace in self.state.workspaces.items():
-            cached = self._fragments.get(name)
-            if cached is None or cached[0] != workspace.version:
-                cached = (workspace.version, render_workspace(workspace))
-                self._fragments[name] = cached
-            fragments.append(cached[1])
+    def _fragment(self, name: str, workspace: WorkspaceState) -> dict[str, bytes]:
+        cached = self._fragments.get(name)
+        if cached is None or cached[0] != workspace.version:
+            cached = (workspace.version, render_workspace(workspace))
+            self._fragments[name] = cached
+        return cached[1]
+
+    def _forget_removed(self) -> None:
         if len(self._fragments) > len(self.state.workspaces):
             for name in set(self._fragments) - set(self.state.workspaces):
                 del self._fragments[name]
+
+    def snapshot(self) -> tuple[int, list[bytes]]:
+        """The state's generation and the exposition parts for it (cheap: no big copies)."""
+        fragments = [self._fragment(n, w) for n, w in self.state.workspaces.items()]
+        self._forget_removed()
         return self.state.generation, join_families(fragments)
+
+    async def snapshot_async(self, batch: int = 100) -> tuple[int, list[bytes]]:
+        """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces so
+        that scrapes and polls never wait for a whole fleet to be rendered. Changes made
+        meanwhile may or may not be included; the generation returned is the one before them,
+        so the next render picks them up."""
+        generation = self.state.generation
+        fragments = []
+        rendered = 0
+        for name, workspace in list(self.state.workspaces.items()):
+            cached = self._fragments.get(name)
+            if cached is None or cached[0] != workspace.version:
+                rendered += 1
+                if rendered % batch == 0:
+                    await asyncio.sleep(0)
+            fragments.append(self._fragment(name, workspace))
+        self._forget_removed()
+        return generation, join_families(fragments)
 
     def plain(self) -> bytes:
         """The current exposition, rendered now if anything changed."""

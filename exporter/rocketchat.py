@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import yarl
 
 from . import __version__
 from .config import PasswordAuth, TokenAuth, WorkspaceConfig, read_secret
@@ -27,6 +28,7 @@ STATISTICS_PATH = "/api/v1/statistics.list"
 STATISTICS_PARAMS = {"sort": '{"createdAt":-1}', "count": "1"}
 LOGIN_PATH = "/api/v1/login"
 _CHUNK = 64 * 1024
+_NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
 
 
 class PollError(Exception):
@@ -113,6 +115,7 @@ class RocketChatClient:
         self.login_failures = 0
         self.login_not_before = 0.0
         self.login_error: PollError | None = None
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], yarl.URL] = {}
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Response:
         """GET an API path with credentials; on 401 renew them once and retry."""
@@ -217,22 +220,20 @@ class RocketChatClient:
         json_body: dict[str, str] | None = None,
         authenticated: bool,
     ) -> Response:
-        url = self.workspace.url + path
+        url = self._url(path, params)
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if authenticated:
             headers["X-User-Id"] = self._user_id
             headers["X-Auth-Token"] = self._token
-        timeout = aiohttp.ClientTimeout(total=self.workspace.timeout)
         async with self.semaphore:
             try:
                 async with asyncio.timeout(self.workspace.timeout):
                     async with self.session.request(
                         method,
                         url,
-                        params=params,
                         json=json_body,
                         headers=headers,
-                        timeout=timeout,
+                        timeout=_NO_CLIENT_TIMEOUT,  # asyncio.timeout above covers it all
                         ssl=self.ssl,
                         allow_redirects=False,
                     ) as resp:
@@ -259,6 +260,17 @@ class RocketChatClient:
                     "connection", f"{path}: connection failed: {type(exc).__name__}"
                 ) from None
         return self._interpret(path, status, resp_headers, raw)
+
+    def _url(self, path: str, params: dict[str, str] | None) -> yarl.URL:
+        """Request URLs are few per workspace: build and encode each once."""
+        key = (path, tuple(sorted(params.items())) if params else ())
+        url = self._urls.get(key)
+        if url is None:
+            url = yarl.URL(self.workspace.url + path)
+            if params:
+                url = url.with_query(params)
+            self._urls[key] = url
+        return url
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
         """The body, refusing (without reading it all) anything over max_response_bytes."""

@@ -47,7 +47,7 @@ class Publisher:
             cost = 0.0
             if self.state.generation != self.generation:
                 started = time.perf_counter()
-                generation, parts = self.renderer.snapshot()
+                generation, parts = await self.renderer.snapshot_async()
                 plain, gzipped = await asyncio.to_thread(assemble, parts)
                 self.plain, self.gzip, self.generation = plain, gzipped, generation
                 cost = time.perf_counter() - started
@@ -123,6 +123,9 @@ def _row(workspace: WorkspaceState) -> str:
     else:
         connected = sum(1 for i in workspace.instances if i.connected)
         instances = f"{connected}/{len(workspace.instances)} connected"
+        for instance in workspace.instances:
+            if instance.connected is False:
+                instances += f"; disconnected: {instance.host}:{instance.port}"
     version = workspace.statistics.version if workspace.statistics else None
     endpoints = []
     for endpoint, status in workspace.status.items():

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contract import ALL_METRICS
 from exporter import __version__
 from exporter.cli import build_parser
 from exporter.render import FAMILIES
+
+from contract import ALL_METRICS
 
 REPO = Path(__file__).parent.parent
 README = (REPO / "README.md").read_text()
@@ -81,7 +82,9 @@ def test_dockerfile_runs_non_root_with_exec_entrypoint_and_healthcheck() -> None
     assert re.search(r"^USER 10001", text, re.MULTILINE)
     assert 'ENTRYPOINT ["rocketchat-exporter"]' in text
     assert "STOPSIGNAL SIGTERM" in text and "EXPOSE 9877" in text
-    assert "HEALTHCHECK" in text and "/healthz" in text and "curl" not in text.split("HEALTHCHECK")[1]
+    assert (
+        "HEALTHCHECK" in text and "/healthz" in text and "curl" not in text.split("HEALTHCHECK")[1]
+    )
     assert "/etc/rocketchat-exporter/config.yaml" in text
 
 
@@ -114,7 +117,14 @@ def test_wheel_installs_into_a_fresh_virtualenv_and_runs(tmp_path: Path) -> None
     assert wheel.name.startswith(f"rocketchat_prometheus_exporter-{__version__}-")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    pip = [
+        str(venv / "bin" / "python"),
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+    ]
     subprocess.run([*pip, str(wheel)], check=True, timeout=600, capture_output=True)
     binary = str(venv / "bin" / "rocketchat-exporter")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -123,7 +133,11 @@ def test_wheel_installs_into_a_fresh_virtualenv_and_runs(tmp_path: Path) -> None
     )
     assert version.stdout.strip() == f"rocketchat-exporter {__version__}"
     once = subprocess.run(
-        [binary, "--demo", "--once"], capture_output=True, text=True, timeout=120, env=env,
+        [binary, "--demo", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
         cwd=tmp_path,
     )
     assert once.returncode == 0, once.stderr
