@@ -36,20 +36,24 @@ class Publisher:
         self.generation = -1
         self.plain = b""
         self.gzip = b""
+        self.complete = False  # the published exposition holds every workspace's first poll
 
     def publish_now(self) -> None:
+        complete = self.state.ready
         generation, parts = self.renderer.snapshot()
         self.plain, self.gzip = assemble(parts)
-        self.generation = generation
+        self.generation, self.complete = generation, complete
 
     async def run(self) -> None:
         while True:
             cost = 0.0
             if self.state.generation != self.generation:
                 started = time.perf_counter()
+                complete = self.state.ready
                 generation, parts = await self.renderer.snapshot_async()
                 plain, gzipped = await asyncio.to_thread(assemble, parts)
                 self.plain, self.gzip, self.generation = plain, gzipped, generation
+                self.complete = self.complete or complete
                 cost = time.perf_counter() - started
             await asyncio.sleep(max(self.MIN_INTERVAL, 5 * cost))
 
@@ -102,7 +106,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def ready(request: web.Request) -> web.Response:
-    if request.app[STATE_KEY].ready:
+    """Ready once every workspace's first poll attempt is in what /metrics serves."""
+    if request.app[PUBLISHER_KEY].complete:
         return web.Response(text="ready\n")
     return web.Response(text="waiting for the first poll of every workspace\n", status=503)
 

@@ -344,8 +344,12 @@ async def test_status_page_health_and_readiness(fake: FakeRocketChat, exporter_f
     )
     run = await exporter_for(fast_config(fake))
     await wait_for(lambda: run.exporter.state.ready, "first poll of every workspace")
-    status, body, _ = await run.get("/ready")
-    assert status == 200
+
+    async def ready() -> bool:
+        return (await run.get("/ready"))[0] == 200
+
+    await wait_for(ready, "/ready once the first polls are in /metrics")
+    assert series(await run.samples(), "rocketchat_up", workspace="strings")
     status, body, _ = await run.get("/healthz")
     assert (status, body.strip()) == (200, "ok")
     status, page, headers = await run.get("/")
