@@ -18,6 +18,8 @@ from .daemon import Exporter
 from .demo import FakeRocketChat, config_for, demo_workspaces
 from .poller import Poller, new_state
 from .render import Renderer
+from .shard import assigned, parse_shard
+from .webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
 
@@ -61,6 +63,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll every workspace once, print the metrics, exit 0 if all are up, else 1",
     )
     parser.add_argument(
+        "--web-config",
+        metavar="FILE",
+        help="TLS and basic auth for the exporter's endpoints (exporter-toolkit format)",
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="poll only the workspaces of shard I of N (overrides the config's shard)",
+    )
+    parser.add_argument(
         "--demo",
         action="store_true",
         help="run against an embedded simulated Rocket.Chat (no config needed)",
@@ -94,7 +106,27 @@ def setup_logging(level: str, fmt: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
+@dataclasses.dataclass(frozen=True)
+class Overrides:
+    """Flags that override the config file, applied at start and at every reload."""
+
+    listen: tuple[str, int] | None = None
+    shard: tuple[int, int] | None = None
+
+    def apply(self, config: Config) -> Config:
+        if self.listen:
+            config = dataclasses.replace(
+                config, listen_host=self.listen[0], listen_port=self.listen[1]
+            )
+        if self.shard:
+            config = dataclasses.replace(
+                config, shard_index=self.shard[0], shard_count=self.shard[1]
+            )
+        return config
+
+
 async def _once(config: Config) -> int:
+    config = assigned(config)
     state = new_state(config)
     poller = Poller(config, state)
     await poller.open()
@@ -106,8 +138,24 @@ async def _once(config: Config) -> int:
     return EXIT_OK if all(w.up for w in state.workspaces.values()) else EXIT_FAIL
 
 
-async def _serve(config: Config) -> int:
-    exporter = Exporter(config)
+async def _serve(
+    config: Config, web_config: WebConfig | None, path: str | None, overrides: Overrides
+) -> int:
+    exporter: Exporter
+
+    async def reload() -> list[str]:
+        """Re-read the config file; an invalid one is rejected and the old one keeps running."""
+        assert path is not None
+        try:
+            new = overrides.apply(load_config(path))
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload rejected, keeping the running config: %s", problem)
+            return exc.problems
+        await exporter.reload(new)
+        return []
+
+    exporter = Exporter(config, web_config, reload if path else None)
     try:
         await exporter.start()
     except OSError as exc:
@@ -119,6 +167,16 @@ async def _serve(config: Config) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[list[str]]] = set()
+    if path:
+
+        def on_sighup() -> None:
+            log.info("SIGHUP: reloading %s", path)
+            task = asyncio.create_task(reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
     await stop.wait()
     log.info("signal received, shutting down")
     await asyncio.wait_for(exporter.stop(), timeout=1.5)
@@ -126,7 +184,10 @@ async def _serve(config: Config) -> int:
 
 
 async def _run(
-    args: argparse.Namespace, config: Config | None, listen: tuple[str, int] | None
+    args: argparse.Namespace,
+    config: Config | None,
+    web_config: WebConfig | None,
+    overrides: Overrides,
 ) -> int:
     fake: FakeRocketChat | None = None
     if config is None:  # --demo
@@ -134,13 +195,31 @@ async def _run(
         await fake.start()
         log.info("demo: simulated Rocket.Chat on %s", fake.base_url)
         config = config_for(fake, poll_interval=5.0, statistics_interval=30.0)
-        host, port = listen or parse_listen(DEFAULT_LISTEN)
-        config = dataclasses.replace(config, listen_host=host, listen_port=port)
+        host, port = parse_listen(DEFAULT_LISTEN)
+        config = overrides.apply(dataclasses.replace(config, listen_host=host, listen_port=port))
     try:
-        return await (_once(config) if args.once else _serve(config))
+        if args.once:
+            return await _once(config)
+        return await _serve(config, web_config, args.config, overrides)
     finally:
         if fake is not None:
             await fake.stop()
+
+
+def _flag_errors(args: argparse.Namespace) -> tuple[Overrides, list[str]]:
+    problems = []
+    listen = shard = None
+    if args.listen:
+        try:
+            listen = parse_listen(args.listen)
+        except ValueError as exc:
+            problems.append(f"--listen: {exc}")
+    if args.shard:
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as exc:
+            problems.append(f"--shard: {exc}")
+    return Overrides(listen, shard), problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,31 +230,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--demo runs without a config; give either --demo or --config")
     if not args.demo and not args.config:
         parser.error("--config PATH is required (or --demo to try it without Rocket.Chat)")
-    listen: tuple[str, int] | None = None
-    if args.listen:
-        try:
-            listen = parse_listen(args.listen)
-        except ValueError as exc:
-            print(f"--listen: {exc}", file=sys.stderr)
-            return EXIT_CONFIG
+    overrides, problems = _flag_errors(args)
     config: Config | None = None
+    web_config: WebConfig | None = None
     if args.config:
         try:
-            config = load_config(args.config)
+            config = overrides.apply(load_config(args.config))
         except ConfigError as exc:
-            for problem in exc.problems:
-                print(problem, file=sys.stderr)
-            return EXIT_CONFIG
-        if listen:
-            config = dataclasses.replace(config, listen_host=listen[0], listen_port=listen[1])
-        if args.check_config:
-            print("ok")
-            return EXIT_OK
-    elif args.check_config:
+            problems += exc.problems
+    if args.web_config:
+        try:
+            web_config = load_web_config(args.web_config)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check_config:
         print("ok")
         return EXIT_OK
     with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_run(args, config, listen))
+        return asyncio.run(_run(args, config, web_config, overrides))
     return EXIT_OK
 
 

@@ -37,6 +37,7 @@ TOP_KEYS = {
     "timeout",
     "max_concurrency",
     "max_response_bytes",
+    "shard",
     "workspaces",
 }
 WORKSPACE_KEYS = {
@@ -134,6 +135,8 @@ class Config:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     workspaces: tuple[WorkspaceConfig, ...] = ()
+    shard_index: int = 0  # this replica polls the workspaces that hash to it (see shard.py)
+    shard_count: int = 1
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -262,6 +265,7 @@ class _Loader:
                 max_bytes = parse_size(raw["max_response_bytes"])
             except ValueError as exc:
                 self.error("max_response_bytes", str(exc))
+        shard_index, shard_count = self.shard(raw.get("shard"))
         workspaces: list[WorkspaceConfig] = []
         raw_workspaces = raw.get("workspaces")
         if not isinstance(raw_workspaces, list) or not raw_workspaces:
@@ -291,7 +295,25 @@ class _Loader:
             max_concurrency=concurrency,
             max_response_bytes=max_bytes,
             workspaces=tuple(workspaces),
+            shard_index=shard_index,
+            shard_count=shard_count,
         )
+
+    def shard(self, raw: Any) -> tuple[int, int]:
+        if raw is None:
+            return 0, 1
+        if not isinstance(raw, dict):
+            self.error("shard", "must be a mapping {index, count}")
+            return 0, 1
+        self.check_keys(raw, {"index", "count"}, "shard")
+        index, count = raw.get("index"), raw.get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            self.error("shard.count", "must be a positive integer")
+            return 0, 1
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            self.error("shard.index", f"must be an integer from 0 to {count - 1}")
+            return 0, 1
+        return index, count
 
     def workspace(
         self, raw: Any, path: str, poll: float, stats: float, timeout: float

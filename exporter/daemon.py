@@ -7,30 +7,45 @@ import logging
 from aiohttp import web
 
 from .config import Config
-from .poller import Poller, new_state
+from .poller import Poller, enabled_endpoints, new_state
+from .shard import assigned
 from .state import State
-from .web import make_app
+from .web import Reloader, make_app
+from .webconfig import WebConfig
 
 log = logging.getLogger("exporter")
 
 
 class Exporter:
-    """Polls every workspace of `config` and serves the result over HTTP."""
+    """Polls the workspaces of `config` (those of its shard) and serves the result over HTTP."""
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.state: State = new_state(config)
-        self.poller = Poller(config, self.state)
+    def __init__(
+        self,
+        config: Config,
+        web_config: WebConfig | None = None,
+        reloader: Reloader | None = None,
+    ) -> None:
+        self.config = assigned(config)
+        self.web_config = web_config or WebConfig()
+        self.reloader = reloader
+        self.state: State = new_state(self.config)
+        self.poller = Poller(self.config, self.state)
         self.runner: web.AppRunner | None = None
         self.port = 0
 
     async def start(self) -> None:
         """Bind the web server first (fail fast on a busy port), then start polling."""
+        app = make_app(self.state, users=self.web_config.users, reload=self.reloader)
         self.runner = web.AppRunner(
-            make_app(self.state), handle_signals=False, access_log=None, shutdown_timeout=0.5
+            app, handle_signals=False, access_log=None, shutdown_timeout=0.5
         )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.config.listen_host, self.config.listen_port)
+        site = web.TCPSite(
+            self.runner,
+            self.config.listen_host,
+            self.config.listen_port,
+            ssl_context=self.web_config.ssl_context,
+        )
         try:
             await site.start()
         except OSError:
@@ -39,11 +54,61 @@ class Exporter:
         self.port = self.runner.addresses[0][1]
         await self.poller.open()
         self.poller.start()
+        shard = ""
+        if self.config.shard_count > 1:
+            shard = f" (shard {self.config.shard_index}/{self.config.shard_count})"
         log.info(
-            "listening on %s:%d, polling %d workspace(s)",
+            "listening on %s:%d%s, polling %d workspace(s)%s",
             self.config.listen_host,
             self.port,
+            " with TLS" if self.web_config.ssl_context else "",
             len(self.config.workspaces),
+            shard,
+        )
+
+    async def reload(self, config: Config) -> None:
+        """Apply a new, valid config: added workspaces start, removed ones stop and their series
+        vanish, changed ones restart; unchanged ones keep their state and counters."""
+        config = assigned(config)
+        old = {w.name: w for w in self.config.workspaces}
+        new = {w.name: w for w in config.workspaces}
+        if (config.listen_host, config.listen_port) != (
+            self.config.listen_host,
+            self.config.listen_port,
+        ):
+            log.warning("reload: a new listen address takes effect only after a restart")
+            config = _keep_listen(config, self.config)
+        pool_changed = (config.max_concurrency, config.max_response_bytes) != (
+            self.config.max_concurrency,
+            self.config.max_response_bytes,
+        )
+        removed = old.keys() - new.keys()
+        added = new.keys() - old.keys()
+        changed = {n for n in old.keys() & new.keys() if old[n] != new[n]}
+        if pool_changed:  # a new connection pool: every poll loop restarts, state stays
+            await self.poller.close()
+            for name in removed | changed:
+                self.state.remove(name)
+            for name in added | changed:
+                self.state.add(name, enabled_endpoints(new[name]))
+            self.poller = Poller(config, self.state)
+            await self.poller.open()
+            self.poller.start()
+        else:
+            self.poller.config = config
+            for name in removed | changed:
+                await self.poller.remove(name)
+                self.state.remove(name)
+            for name in sorted(added | changed):
+                self.state.add(name, enabled_endpoints(new[name]))
+                await self.poller.add(new[name])
+        self.config = config
+        log.info(
+            "config reloaded: %d added, %d removed, %d changed, %d unchanged",
+            len(added),
+            len(removed),
+            len(changed),
+            len(old.keys() & new.keys()) - len(changed),
         )
 
     async def stop(self) -> None:
@@ -59,4 +124,13 @@ class Exporter:
             host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.web_config.ssl_context else "http"
+        return f"{scheme}://{host}:{self.port}"
+
+
+def _keep_listen(config: Config, current: Config) -> Config:
+    import dataclasses
+
+    return dataclasses.replace(
+        config, listen_host=current.listen_host, listen_port=current.listen_port
+    )

@@ -51,51 +51,71 @@ class _Schedule:
 
 
 class Poller:
+    """Polls the workspaces of a config; workspaces can be added and removed while running."""
+
     def __init__(self, config: Config, state: State) -> None:
         self.config = config
         self.state = state
         self.clients: dict[str, RocketChatClient] = {}
         self.session: aiohttp.ClientSession | None = None
-        self.tasks: list[asyncio.Task[None]] = []
+        self.semaphore: asyncio.Semaphore | None = None
+        self.tasks: dict[str, list[asyncio.Task[None]]] = {}
         self.schedules: dict[tuple[str, str], _Schedule] = {}
 
     async def open(self) -> None:
         self.session = new_session(self.config.max_concurrency)
-        semaphore = asyncio.Semaphore(self.config.max_concurrency)
+        self.semaphore = asyncio.Semaphore(self.config.max_concurrency)
         for workspace in self.config.workspaces:
-            self.clients[workspace.name] = RocketChatClient(
-                self.session,
-                semaphore,
-                workspace,
-                self.config.max_response_bytes,
-                on_login=self._login_recorder(workspace.name),
-            )
-            for endpoint in enabled_endpoints(workspace):
-                self.schedules[(workspace.name, endpoint)] = _Schedule()
+            self._prepare(workspace)
 
-    def _login_recorder(self, name: str) -> _LoginRecorder:
-        return _LoginRecorder(self.state, name)
+    def _prepare(self, workspace: WorkspaceConfig) -> None:
+        assert self.session is not None and self.semaphore is not None
+        self.clients[workspace.name] = RocketChatClient(
+            self.session,
+            self.semaphore,
+            workspace,
+            self.config.max_response_bytes,
+            on_login=_LoginRecorder(self.state, workspace.name),
+        )
+        for endpoint in enabled_endpoints(workspace):
+            self.schedules[(workspace.name, endpoint)] = _Schedule()
 
     def start(self) -> None:
         """Start one loop per workspace and endpoint."""
         for workspace in self.config.workspaces:
-            for endpoint in enabled_endpoints(workspace):
-                interval = (
-                    workspace.poll_interval
-                    if endpoint == INSTANCES
-                    else workspace.statistics_interval
-                )
-                task = asyncio.create_task(
+            self._start(workspace)
+
+    def _start(self, workspace: WorkspaceConfig) -> None:
+        tasks = self.tasks.setdefault(workspace.name, [])
+        for endpoint in enabled_endpoints(workspace):
+            interval = (
+                workspace.poll_interval if endpoint == INSTANCES else workspace.statistics_interval
+            )
+            tasks.append(
+                asyncio.create_task(
                     self._loop(workspace.name, endpoint, interval),
                     name=f"poll {workspace.name} {endpoint}",
                 )
-                self.tasks.append(task)
+            )
+
+    async def add(self, workspace: WorkspaceConfig) -> None:
+        """Start polling a workspace (its state entry must exist)."""
+        self._prepare(workspace)
+        self._start(workspace)
+
+    async def remove(self, name: str) -> None:
+        """Stop polling a workspace and forget its client and schedules."""
+        tasks = self.tasks.pop(name, [])
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.clients.pop(name, None)
+        for key in [k for k in self.schedules if k[0] == name]:
+            del self.schedules[key]
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        self.tasks.clear()
+        for name in list(self.tasks):
+            await self.remove(name)
         if self.session is not None:
             await self.session.close()
 

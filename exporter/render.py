@@ -12,6 +12,7 @@ import gzip
 import platform
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from . import __version__
 from .parse import Instance, Statistics
@@ -274,21 +275,35 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
             out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
 
 
-def render_workspace(workspace: WorkspaceState) -> dict[str, bytes]:
-    """Every sample of one workspace, grouped by family name."""
-    out: dict[str, list[str]] = {name: [] for name in _ORDER}
+def _encoded(out: dict[str, list[str]]) -> dict[str, bytes]:
+    # lone surrogates (possible in JSON strings) cannot be UTF-8: they become "?"
+    return {name: "".join(lines).encode("utf-8", "replace") for name, lines in out.items() if lines}
+
+
+def render_instances(name: str, instances: tuple[Instance, ...]) -> dict[str, bytes]:
+    """The instances.get part of a workspace's samples, by family."""
+    ws_label = f'workspace="{escape(name)}"'
+    out: dict[str, list[str]] = {family: [] for family in _ORDER}
+    out["rocketchat_instances"].append(f"rocketchat_instances{{{ws_label}}} {len(instances)}\n")
+    for instance in instances:
+        _instance_lines(ws_label, instance, out)
+    return _encoded(out)
+
+
+def render_statistics(name: str, stats: Statistics) -> dict[str, bytes]:
+    """The statistics.list part of a workspace's samples, by family."""
+    out: dict[str, list[str]] = {family: [] for family in _ORDER}
+    _statistics_lines(f'workspace="{escape(name)}"', stats, out)
+    return _encoded(out)
+
+
+def render_bookkeeping(workspace: WorkspaceState) -> dict[str, bytes]:
+    """rocketchat_up and the exporter's poll metrics of a workspace, by family."""
+    out: dict[str, list[str]] = {family: [] for family in _ORDER}
     ws_label = f'workspace="{escape(workspace.name)}"'
     up = workspace.up
     if up is not None:
         out["rocketchat_up"].append(f"rocketchat_up{{{ws_label}}} {1 if up else 0}\n")
-    if workspace.instances is not None:
-        out["rocketchat_instances"].append(
-            f"rocketchat_instances{{{ws_label}}} {len(workspace.instances)}\n"
-        )
-        for instance in workspace.instances:
-            _instance_lines(ws_label, instance, out)
-    if workspace.statistics is not None:
-        _statistics_lines(ws_label, workspace.statistics, out)
     for endpoint, status in workspace.status.items():
         labels = f'{ws_label},endpoint="{endpoint}"'
         if status.duration_seconds is not None:
@@ -306,8 +321,17 @@ def render_workspace(workspace: WorkspaceState) -> dict[str, bytes]:
             f'rocketchat_exporter_poll_errors_total{{{ws_label},endpoint="{endpoint}",'
             f'reason="{reason}"}} {count}\n'
         )
-    # lone surrogates (possible in JSON strings) cannot be UTF-8: they become "?"
-    return {name: "".join(lines).encode("utf-8", "replace") for name, lines in out.items() if lines}
+    return _encoded(out)
+
+
+def render_workspace(workspace: WorkspaceState) -> dict[str, bytes]:
+    """Every sample of one workspace, grouped by family name (the parts never share a family)."""
+    fragment = render_bookkeeping(workspace)
+    if workspace.instances is not None:
+        fragment.update(render_instances(workspace.name, workspace.instances))
+    if workspace.statistics is not None:
+        fragment.update(render_statistics(workspace.name, workspace.statistics))
+    return fragment
 
 
 _HEADERS = {
@@ -327,11 +351,24 @@ def build_info() -> bytes:
 _BUILD_INFO = build_info()
 
 
-def join_families(fragments: Iterable[dict[str, bytes]]) -> list[bytes]:
+def exporter_families(state: State) -> bytes:
+    """The exporter's own families that belong to no workspace."""
+    text = ""
+    if state.auth_failures is not None:
+        text += (
+            "# HELP rocketchat_exporter_http_auth_failures_total Requests to the exporter's "
+            "endpoints refused for missing or wrong basic auth credentials.\n"
+            "# TYPE rocketchat_exporter_http_auth_failures_total counter\n"
+            f"rocketchat_exporter_http_auth_failures_total {state.auth_failures}\n"
+        )
+    return _BUILD_INFO + text.encode()
+
+
+def join_families(fragments: Iterable[dict[str, bytes]], head: bytes = _BUILD_INFO) -> list[bytes]:
     """The parts of the exposition: per-workspace fragments grouped family by family, each
     family under one header (the text format requires a family's samples to be contiguous)."""
     fragment_list = list(fragments)
-    parts = [_BUILD_INFO]
+    parts = [head]
     for name in _ORDER:
         samples = [f[name] for f in fragment_list if name in f]
         if samples:
@@ -352,30 +389,44 @@ class Renderer:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self._fragments: dict[str, tuple[int, dict[str, bytes]]] = {}
+        self._fragments: dict[str, tuple[WorkspaceState, int, dict[str, bytes]]] = {}
+        # per workspace: (instances, their samples, statistics, their samples)
+        self._parts: dict[str, tuple[Any, dict[str, bytes], Any, dict[str, bytes]]] = {}
         self._generation = -1
         self._plain = b""
         self._gzip: bytes | None = None
 
     def _fragment(self, name: str, workspace: WorkspaceState) -> dict[str, bytes]:
+        """The workspace's samples; the instances and statistics parts are re-rendered only
+        when a poll brought new data for them, the small bookkeeping part at every change."""
         cached = self._fragments.get(name)
-        if cached is None or cached[0] != workspace.version:
-            cached = (workspace.version, render_workspace(workspace))
-            self._fragments[name] = cached
-        return cached[1]
+        if cached is not None and cached[0] is workspace and cached[1] == workspace.version:
+            return cached[2]
+        parts = self._parts.get(name)
+        if parts is None or parts[0] is not workspace.instances:
+            rendered = render_instances(name, workspace.instances) if workspace.instances else {}
+            parts = (workspace.instances, rendered, *(parts[2:] if parts else (None, {})))
+        if parts[2] is not workspace.statistics:
+            stats = workspace.statistics
+            parts = (parts[0], parts[1], stats, render_statistics(name, stats) if stats else {})
+        self._parts[name] = parts
+        fragment = {**parts[1], **parts[3], **render_bookkeeping(workspace)}
+        self._fragments[name] = (workspace, workspace.version, fragment)
+        return fragment
 
     def _forget_removed(self) -> None:
         if len(self._fragments) > len(self.state.workspaces):
             for name in set(self._fragments) - set(self.state.workspaces):
                 del self._fragments[name]
+                self._parts.pop(name, None)
 
     def snapshot(self) -> tuple[int, list[bytes]]:
         """The state's generation and the exposition parts for it (cheap: no big copies)."""
         fragments = [self._fragment(n, w) for n, w in self.state.workspaces.items()]
         self._forget_removed()
-        return self.state.generation, join_families(fragments)
+        return self.state.generation, join_families(fragments, exporter_families(self.state))
 
-    async def snapshot_async(self, batch: int = 100) -> tuple[int, list[bytes]]:
+    async def snapshot_async(self, batch: int = 20) -> tuple[int, list[bytes]]:
         """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces so
         that scrapes and polls never wait for a whole fleet to be rendered. Changes made
         meanwhile may or may not be included; the generation returned is the one before them,
@@ -385,13 +436,13 @@ class Renderer:
         rendered = 0
         for name, workspace in list(self.state.workspaces.items()):
             cached = self._fragments.get(name)
-            if cached is None or cached[0] != workspace.version:
+            if cached is None or cached[0] is not workspace or cached[1] != workspace.version:
                 rendered += 1
                 if rendered % batch == 0:
                     await asyncio.sleep(0)
             fragments.append(self._fragment(name, workspace))
         self._forget_removed()
-        return generation, join_families(fragments)
+        return generation, join_families(fragments, exporter_families(self.state))
 
     def plain(self) -> bytes:
         """The current exposition, rendered now if anything changed."""

@@ -66,6 +66,21 @@ class State:
             name: WorkspaceState(name, endpoints) for name, endpoints in workspaces
         }
         self.generation = 0
+        self.auth_failures: int | None = None  # None: basic auth of /metrics is off
+
+    def add(self, name: str, endpoints: tuple[str, ...]) -> None:
+        """A new (or restarted) workspace: fresh data and counters."""
+        self.workspaces[name] = WorkspaceState(name, endpoints)
+        self.generation += 1
+
+    def remove(self, name: str) -> None:
+        """A workspace no longer configured: all its series go."""
+        if self.workspaces.pop(name, None) is not None:
+            self.generation += 1
+
+    def record_auth_failure(self) -> None:
+        self.auth_failures = (self.auth_failures or 0) + 1
+        self.generation += 1
 
     def _touch(self, workspace: WorkspaceState) -> None:
         workspace.version += 1

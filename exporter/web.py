@@ -9,7 +9,7 @@ import asyncio
 import contextlib
 import html
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -17,6 +17,7 @@ from aiohttp import web
 from . import __version__
 from .render import CONTENT_TYPE, Renderer, assemble
 from .state import State, WorkspaceState
+from .webconfig import BasicAuthGuard
 
 
 class Publisher:
@@ -70,11 +71,25 @@ async def _publishing(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def make_app(state: State) -> web.Application:
-    app = web.Application()
+Reloader = Callable[[], Awaitable[list[str]]]
+RELOAD_KEY: web.AppKey[Reloader] = web.AppKey("reload")
+
+
+def make_app(
+    state: State,
+    *,
+    users: dict[str, bytes] | None = None,
+    reload: Reloader | None = None,
+) -> web.Application:
+    """The exporter's HTTP application; with `users`, basic auth guards all but /healthz."""
+    middlewares = [BasicAuthGuard(users, state).middleware] if users else []
+    app = web.Application(middlewares=middlewares)
     app[STATE_KEY] = state
     app[PUBLISHER_KEY] = Publisher(state)
+    if reload is not None:
+        app[RELOAD_KEY] = reload
     app.cleanup_ctx.append(_publishing)
+    app.router.add_post("/-/reload", reload_config)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", status_page)
     app.router.add_get("/healthz", healthz)
@@ -99,6 +114,17 @@ async def metrics(request: web.Request) -> web.Response:
         headers["Content-Encoding"] = "gzip"
         return web.Response(body=publisher.gzip, headers=headers)
     return web.Response(body=publisher.plain, headers=headers)
+
+
+async def reload_config(request: web.Request) -> web.Response:
+    """POST /-/reload: re-read the config file; 400 with the problems if it is invalid."""
+    reload = request.app.get(RELOAD_KEY)
+    if reload is None:
+        return web.Response(status=400, text="no config file to reload (--demo)\n")
+    problems = await reload()
+    if problems:
+        return web.Response(status=400, text="\n".join(["reload rejected:", *problems]) + "\n")
+    return web.Response(text="reloaded\n")
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -38,3 +38,6 @@ EXPORTER_METRICS = [
     "rocketchat_exporter_poll_errors_total",
 ]
 ALL_METRICS = INSTANCE_METRICS + WORKSPACE_METRICS + EXPORTER_METRICS
+
+# Additions beyond CONTRACT.md, following its rules (issue: protect /metrics).
+ADDITIONS = ["rocketchat_exporter_http_auth_failures_total"]
