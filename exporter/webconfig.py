@@ -10,6 +10,7 @@ files they have for node_exporter:
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import secrets
 import ssl
@@ -20,7 +21,7 @@ from typing import Any
 
 import bcrypt
 import yaml
-from aiohttp import BasicAuth, web
+from aiohttp import web
 
 from .config import ConfigError
 from .state import State
@@ -142,6 +143,19 @@ def _tls(raw: Any, error: Callable[[str, str], None]) -> ssl.SSLContext | None:
     return context
 
 
+def parse_basic_auth(header: str) -> tuple[str, str] | None:
+    """(user, password) from an `Authorization: Basic ...` header, None if there is none."""
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
 class BasicAuthGuard:
     """Checks basic auth on every path but /healthz; failures are counted.
 
@@ -175,14 +189,10 @@ class BasicAuthGuard:
         return ok
 
     async def allowed(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
-        try:
-            credentials = BasicAuth.decode(header) if header else None
-        except ValueError:
-            credentials = None
+        credentials = parse_basic_auth(request.headers.get("Authorization", ""))
         if credentials is None:
             return False
-        return await asyncio.to_thread(self._check, credentials.login, credentials.password)
+        return await asyncio.to_thread(self._check, *credentials)
 
     @web.middleware
     async def middleware(

@@ -1,0 +1,396 @@
+"""Protect /metrics (TLS + basic auth), live reload, and sharding across replicas."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import shutil
+import signal
+import socket
+import ssl
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import bcrypt
+import pytest
+import yaml
+
+from exporter.config import ConfigError
+from exporter.daemon import Exporter
+from exporter.demo import FakeInstance, FakeRocketChat, FakeWorkspace, make_statistics, respond
+from exporter.shard import owner, parse_shard
+from exporter.webconfig import load_web_config
+
+from conftest import (
+    Samples,
+    fast_config,
+    parse_exposition,
+    series,
+    value,
+    wait_for,
+)
+
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def web_config_file(tmp_path: Path, certificate: tuple[Path, Path]) -> Path:
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+    path = tmp_path / "web.yml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "tls_server_config": {
+                    "cert_file": str(certificate[0]),
+                    "key_file": str(certificate[1]),
+                    "min_version": "TLS12",
+                },
+                "basic_auth_users": {"prometheus": hashed},
+            }
+        )
+    )
+    return path
+
+
+@pytest.fixture
+async def protected(
+    fake: FakeRocketChat, certificate: tuple[Path, Path], tmp_path: Path
+) -> AsyncIterator[Exporter]:
+    config = dataclasses.replace(fast_config(fake), listen_host="127.0.0.1", listen_port=0)
+    exporter = Exporter(config, load_web_config(str(web_config_file(tmp_path, certificate))))
+    await exporter.start()
+    yield exporter
+    await exporter.stop()
+
+
+async def test_tls_and_basic_auth_guard_everything_but_healthz(
+    protected: Exporter, certificate: tuple[Path, Path]
+) -> None:
+    trusted = ssl.create_default_context(cafile=str(certificate[0]))
+    url = protected.url
+    assert url.startswith("https://")
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(aiohttp.ClientConnectorCertificateError):
+            await session.get(url + "/healthz")  # without the CA: the certificate is refused
+        async with session.get(url + "/healthz", ssl=trusted) as resp:
+            assert resp.status == 200
+        for path in ("/metrics", "/", "/ready"):
+            async with session.get(url + path, ssl=trusted) as resp:
+                assert resp.status == 401
+                assert resp.headers["WWW-Authenticate"].startswith('Basic realm="')
+        wrong = basic("prometheus", "wrong")
+        unknown = basic("nobody", PASSWORD)
+        garbage = {"Authorization": "Basic !!!not-base64"}
+        for headers in (wrong, unknown, garbage):
+            async with session.get(url + "/metrics", ssl=trusted, headers=headers) as resp:
+                assert resp.status == 401
+        right = basic("prometheus", PASSWORD)
+
+        async def failures() -> float | None:
+            async with session.get(url + "/metrics", ssl=trusted, headers=right) as resp:
+                assert resp.status == 200
+                return value(
+                    parse_exposition(await resp.text()),
+                    "rocketchat_exporter_http_auth_failures_total",
+                )
+
+        await wait_for(lambda: _equals(failures(), 6), "six failures counted")
+        async with session.post(url + "/-/reload", ssl=trusted) as resp:
+            assert resp.status == 401
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+async def _equals(pending: Any, expected: float) -> bool:
+    return bool(await pending == expected)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"tls_server_config": {"cert_file": "/nonexistent.pem"}}, "cert_file and key_file"),
+        ({"basic_auth_users": {"bob": "plaintext"}}, "basic_auth_users.bob: must be a bcrypt"),
+        ({"tls_config": {}}, "tls_config: unknown key"),
+        (
+            {"tls_server_config": {"cert_file": "/x", "key_file": "/y"}},
+            "cannot load certificate and key",
+        ),
+    ],
+)
+async def test_bad_web_config_is_a_clear_startup_error(
+    fake: FakeRocketChat, tmp_path: Path, content: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(yaml.safe_dump(content))
+    with pytest.raises(ConfigError) as caught:
+        load_web_config(str(path))
+    assert message in "\n".join(caught.value.problems)
+    config = write_config(tmp_path, fake, ["old"])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exporter", "--config", str(config), "--web-config", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 2
+    assert message in stderr.decode() and "Traceback" not in stderr.decode()
+
+
+async def test_prometheus_scrapes_over_tls_with_basic_auth(
+    protected: Exporter, certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus not found: install the Debian package 'prometheus'")
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD)
+    port = free_port()
+    config = {
+        "global": {"scrape_interval": "1s"},
+        "scrape_configs": [
+            {
+                "job_name": "rocketchat-exporter",
+                "scheme": "https",
+                "tls_config": {"ca_file": str(certificate[0])},
+                "basic_auth": {"username": "prometheus", "password_file": str(password_file)},
+                "static_configs": [{"targets": [protected.url.removeprefix("https://")]}],
+            }
+        ],
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        f"--config.file={tmp_path / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def up() -> bool:
+                try:
+                    params = {"query": 'up{job="rocketchat-exporter"}'}
+                    async with session.get(
+                        f"http://127.0.0.1:{port}/api/v1/query", params=params
+                    ) as resp:
+                        result = (await resp.json())["data"]["result"]
+                except (aiohttp.ClientError, KeyError, ValueError):
+                    return False
+                return bool(result) and result[0]["value"][1] == "1"
+
+            await wait_for(up, "Prometheus scraping over TLS with basic auth: up 1", deadline=60)
+    finally:
+        process.terminate()
+        await process.wait()
+    assert protected.state.auth_failures == 0
+
+
+# --- live reload -------------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, fake: FakeRocketChat, names: list[str], **extra: Any) -> Path:
+    workspaces = []
+    for name in names:
+        workspace = fake.workspaces[name]
+        entry = {
+            "name": name,
+            "url": fake.url_of(name),
+            "auth": {"user_id": workspace.user_id, "token": workspace.token},
+            **extra.get(name, {}),
+        }
+        workspaces.append(entry)
+    path = tmp_path / "config.yaml"
+    document = {"poll_interval": "200ms", "statistics_interval": "200ms", "timeout": "2s"}
+    path.write_text(yaml.safe_dump({**document, "workspaces": workspaces}))
+    return path
+
+
+async def test_sighup_and_post_reload_apply_a_new_config_and_reject_a_broken_one(
+    fake: FakeRocketChat, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, fake, ["old", "new"])
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exporter", "--config", str(config),
+        "--listen", f"127.0.0.1:{port}",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    latest: Samples = {}
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def scrape_until(check: Any, what: str) -> Samples:
+                async def condition() -> bool:
+                    nonlocal latest
+                    try:
+                        async with session.get(url + "/metrics") as resp:
+                            latest = parse_exposition(await resp.text())
+                    except aiohttp.ClientError:
+                        return False
+                    return bool(check(latest))
+
+                await wait_for(condition, what)
+                return latest
+
+            await scrape_until(
+                lambda s: (
+                    value(s, "rocketchat_up", workspace="old") == 1
+                    and value(s, "rocketchat_up", workspace="new") == 1
+                ),
+                "old and new up",
+            )
+            fake.workspaces["new"].overrides["statistics.list"] = respond(500, {})
+            await scrape_until(
+                lambda s: value(
+                    s, "rocketchat_exporter_poll_errors_total", workspace="new",
+                    endpoint="statistics.list", reason="http_5xx",
+                ),
+                "an error counted for new",
+            )  # fmt: skip
+            del fake.workspaces["new"].overrides["statistics.list"]
+
+            # SIGHUP: "old" removed, "strings" added, "new" unchanged
+            write_config(tmp_path, fake, ["new", "strings"])
+            process.send_signal(signal.SIGHUP)
+            samples = await scrape_until(
+                lambda s: (
+                    value(s, "rocketchat_up", workspace="strings") == 1
+                    and not series(s, "rocketchat_up", workspace="old")
+                ),
+                "strings added and old gone",
+            )
+            assert not [key for key in samples if ("workspace", "old") in key[1]]
+            assert value(  # the unchanged workspace kept its counters
+                samples, "rocketchat_exporter_poll_errors_total", workspace="new",
+                endpoint="statistics.list", reason="http_5xx",
+            )  # fmt: skip
+
+            # POST /-/reload: "strings" changed (statistics off) restarts without statistics
+            write_config(tmp_path, fake, ["new", "strings"], strings={"statistics": False})
+            async with session.post(url + "/-/reload") as resp:
+                assert (resp.status, await resp.text()) == (200, "reloaded\n")
+            await scrape_until(
+                lambda s: (
+                    value(s, "rocketchat_up", workspace="strings") == 1
+                    and value(s, "rocketchat_workspace_users", workspace="strings") is None
+                ),
+                "strings without statistics",
+            )
+
+            # a broken config is rejected; the running one goes on
+            (tmp_path / "config.yaml").write_text("workspaces: [{name: x}]\n")
+            async with session.post(url + "/-/reload") as resp:
+                body = await resp.text()
+                assert resp.status == 400
+                assert "workspaces[0].url: is required" in body
+            process.send_signal(signal.SIGHUP)
+            samples = await scrape_until(
+                lambda s: value(s, "rocketchat_up", workspace="new") == 1, "still polling"
+            )
+            assert value(samples, "rocketchat_up", workspace="strings") == 1
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    log = stderr.decode()
+    assert "reload rejected, keeping the running config" in log
+    assert "config reloaded: 1 added, 1 removed, 0 changed, 1 unchanged" in log
+    assert process.returncode == 0
+
+
+# --- sharding ----------------------------------------------------------------------------------
+
+
+def test_rendezvous_assignment_is_stable_and_balanced() -> None:
+    names = [f"tenant-{i}" for i in range(1000)]
+    before = {name: owner(name, 3) for name in names}
+    counts = [list(before.values()).count(shard) for shard in range(3)]
+    assert all(280 < count < 390 for count in counts), counts
+    # adding workspaces moves none of the others
+    after = {name: owner(name, 3) for name in [*names, "tenant-new-1", "tenant-new-2"]}
+    assert all(after[name] == before[name] for name in names)
+    # a fourth replica takes about a quarter, and only moves workspaces to itself
+    moved = [name for name in names if owner(name, 4) != before[name]]
+    assert 180 < len(moved) < 330
+    assert all(owner(name, 4) == 3 for name in moved)
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("3/3", "1", "a/b", "0/0"):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
+
+
+@pytest.fixture
+async def hundred() -> AsyncIterator[FakeRocketChat]:
+    fleet = [
+        FakeWorkspace(
+            name=f"tenant-{i:03d}",
+            instances=[
+                FakeInstance(f"id-{i}-{j}", f"10.0.{i}.{j}", local=j == 0, updated_at=1.75e9)
+                for j in range(2)
+            ],
+            statistics=[make_statistics("8.8.1", 1.75e9, 100 + i)],
+        )
+        for i in range(100)
+    ]
+    server = FakeRocketChat(fleet)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def data_view(samples: Samples) -> dict[Any, float]:
+    """The series and values that do not depend on poll timing."""
+    timing = {
+        "rocketchat_exporter_poll_duration_seconds",
+        "rocketchat_exporter_last_success_timestamp_seconds",
+        "rocketchat_exporter_build_info",
+    }
+    return {key: v for key, v in samples.items() if key[0] not in timing}
+
+
+async def test_three_shards_poll_each_workspace_once_and_add_up_to_one_exporter(
+    hundred: FakeRocketChat, exporter_for: Any
+) -> None:
+    base = fast_config(hundred, poll_interval=0.5, statistics_interval=0.5)
+    shards = [
+        await exporter_for(dataclasses.replace(base, shard_index=i, shard_count=3))
+        for i in range(3)
+    ]
+    names = [set(run.exporter.state.workspaces) for run in shards]
+    assert set().union(*names) == set(hundred.workspaces)
+    assert sum(len(n) for n in names) == 100  # disjoint
+    assert all(len(n) > 15 for n in names)
+    outputs = [
+        await run.wait_until(
+            lambda s, n=n: sum(1 for k in s if k[0] == "rocketchat_up" and s[k] == 1) == len(n),
+            "shard up",
+        )
+        for run, n in zip(shards, names, strict=True)
+    ]
+    single = await exporter_for(base)
+    whole = await single.wait_until(
+        lambda s: sum(1 for k in s if k[0] == "rocketchat_up" and s[k] == 1) == 100, "all up"
+    )
+    union: dict[Any, float] = {}
+    for output in outputs:
+        union.update(data_view(output))
+    assert union == data_view(whole)
+    # every workspace was polled by exactly one shard (plus the unsharded exporter)
+    for run, mine in zip(shards, names, strict=True):
+        assert set(run.exporter.poller.clients) == mine
+    assert all(w.requests["instances.get"] >= 2 for w in hundred.workspaces.values())
