@@ -394,3 +394,27 @@ async def test_three_shards_poll_each_workspace_once_and_add_up_to_one_exporter(
     for run, mine in zip(shards, names, strict=True):
         assert set(run.exporter.poller.clients) == mine
     assert all(w.requests["instances.get"] >= 2 for w in hundred.workspaces.values())
+
+
+def test_shard_deployment_examples_are_consistent() -> None:
+    repo = Path(__file__).parent.parent
+    compose = yaml.safe_load((repo / "deploy" / "docker-compose.shards.yml").read_text())
+    replicas = {n: s for n, s in compose["services"].items() if n.startswith("exporter-")}
+    shards = sorted(s["command"][s["command"].index("--shard") + 1] for s in replicas.values())
+    assert shards == ["0/3", "1/3", "2/3"]
+    scrape = yaml.safe_load((repo / "prometheus" / "prometheus.shards.yml").read_text())
+    targets = scrape["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert sorted(targets) == sorted(f"{name}:9877" for name in replicas)
+    documents = list(
+        yaml.safe_load_all(
+            (repo / "deploy" / "kubernetes" / "rocketchat-exporter.yaml").read_text()
+        )
+    )
+    kinds = {d["kind"]: d for d in documents}
+    assert {"StatefulSet", "Service", "ServiceMonitor", "ConfigMap", "Secret"} <= set(kinds)
+    statefulset = kinds["StatefulSet"]
+    args = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
+    shard = args[args.index("--shard") + 1]
+    assert shard == f"$(POD_INDEX)/{statefulset['spec']['replicas']}"
+    config = yaml.safe_load(kinds["ConfigMap"]["data"]["config.yaml"])
+    assert config["workspaces"][0]["auth"]["token_file"].startswith("/run/secrets/")
