@@ -56,7 +56,10 @@ class Publisher:
                 self.plain, self.gzip, self.generation = plain, gzipped, generation
                 self.complete = self.complete or complete
                 cost = time.perf_counter() - started
-            await asyncio.sleep(max(self.MIN_INTERVAL, 5 * cost))
+            # pause in short steps: the moment every first poll is in, publish it (for /ready)
+            resume = time.perf_counter() + max(self.MIN_INTERVAL, 5 * cost)
+            while time.perf_counter() < resume and (self.complete or not self.state.ready):  # noqa: ASYNC110
+                await asyncio.sleep(self.MIN_INTERVAL)
 
 
 STATE_KEY = web.AppKey("state", State)
