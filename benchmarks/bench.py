@@ -408,7 +408,7 @@ async def main() -> int:
     if not args.no_write:
         (HERE / "RESULTS.md").write_text(
             "# Benchmark results\n\nProduced by `make bench` (`benchmarks/bench.py`); "
-            "see the README's Performance section for how to read them.\n\n" + text
+            "`benchmarks/README.md` reads them against the targets.\n\n" + text
         )
     return 0
 

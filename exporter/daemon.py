@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from aiohttp import web
@@ -129,8 +130,6 @@ class Exporter:
 
 
 def _keep_listen(config: Config, current: Config) -> Config:
-    import dataclasses
-
     return dataclasses.replace(
         config, listen_host=current.listen_host, listen_port=current.listen_port
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import Config
@@ -227,3 +230,82 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         timeout=60,
     )
     return cert, key
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def poll_errors(samples: Samples, workspace: str, endpoint: str, reason: str) -> float:
+    """rocketchat_exporter_poll_errors_total of one workspace, endpoint and reason (0 if absent)."""
+    labels = {"workspace": workspace, "endpoint": endpoint, "reason": reason}
+    return value(samples, "rocketchat_exporter_poll_errors_total", **labels) or 0
+
+
+class Prometheus:
+    """A real Prometheus server (Debian package) and its HTTP API."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.session = session
+
+    async def query(self, expr: str) -> list[dict[str, Any]]:
+        async with self.session.get(f"{self.url}/api/v1/query", params={"query": expr}) as resp:
+            body = await resp.json()
+        assert body["status"] == "success", f"{expr}: {body}"
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        async with self.session.get(f"{self.url}/api/v1/alerts") as resp:
+            body = await resp.json()
+        alerts: list[dict[str, Any]] = body["data"]["alerts"]
+        return alerts
+
+
+@contextlib.asynccontextmanager
+async def running_prometheus(config: dict[str, Any], folder: Path) -> AsyncIterator[Prometheus]:
+    """Start Prometheus with `config` on a free loopback port; stop it afterwards."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus not found: install the Debian package 'prometheus'")
+    port = free_port()
+    config_file = folder / "prometheus.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        f"--config.file={config_file}",
+        f"--storage.tsdb.path={folder / 'prometheus-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--log.level=warn",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    session = aiohttp.ClientSession()
+    url = f"http://127.0.0.1:{port}"
+
+    async def is_ready() -> bool:
+        if process.returncode is not None:
+            stderr = await process.stderr.read() if process.stderr else b""
+            pytest.fail(f"prometheus exited: {stderr.decode()[-2000:]}")
+        try:
+            async with session.get(f"{url}/-/ready") as resp:
+                return resp.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    try:
+        await wait_for(is_ready, "prometheus ready", deadline=60)
+        yield Prometheus(url, session)
+    finally:
+        await session.close()
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), timeout=20)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

@@ -13,7 +13,7 @@ import pytest
 from exporter.config import Config, PasswordAuth, Secret, TokenAuth
 from exporter.demo import FakeRocketChat, hang, respond, truncated
 
-from conftest import fast_config, fixture, value, wait_for
+from conftest import fast_config, fixture, poll_errors, value, wait_for
 
 
 def with_auth(config: Config, name: str, auth: Any) -> Config:
@@ -21,19 +21,6 @@ def with_auth(config: Config, name: str, auth: Any) -> Config:
         dataclasses.replace(w, auth=auth) if w.name == name else w for w in config.workspaces
     )
     return dataclasses.replace(config, workspaces=workspaces)
-
-
-def errors(samples: Any, workspace: str, endpoint: str, reason: str) -> float:
-    return (
-        value(
-            samples,
-            "rocketchat_exporter_poll_errors_total",
-            workspace=workspace,
-            endpoint=endpoint,
-            reason=reason,
-        )
-        or 0
-    )
 
 
 async def test_password_login_once_then_relogin_once_after_401(
@@ -60,7 +47,7 @@ async def test_password_login_once_then_relogin_once_after_401(
     assert workspace.requests["login"] == 2  # one re-login for both endpoints
     samples = await run.samples()
     assert value(samples, "rocketchat_up", workspace="new") == 1
-    assert errors(samples, "new", "login", "unauthorized") == 0
+    assert poll_errors(samples, "new", "login", "unauthorized") == 0
 
 
 async def test_refused_login_is_counted_under_login_and_backs_off(
@@ -69,14 +56,16 @@ async def test_refused_login_is_counted_under_login_and_backs_off(
     workspace = fake.workspaces["new"]
     auth = PasswordAuth(workspace.username, Secret("wrong-password"))
     run = await exporter_for(with_auth(fast_config(fake), "new", auth))
-    await run.wait_until(lambda s: errors(s, "new", "login", "unauthorized") >= 1, "login error")
+    await run.wait_until(
+        lambda s: poll_errors(s, "new", "login", "unauthorized") >= 1, "login error"
+    )
     state = run.exporter.state.workspaces["new"]
     await wait_for(lambda: state.version >= 10, "several polls of new while the login is paused")
     assert workspace.requests["login"] == 1  # no retry at every poll: accounts get blocked
     samples = await run.samples()
     assert value(samples, "rocketchat_up", workspace="new") == 0
-    assert errors(samples, "new", "login", "unauthorized") == 1
-    assert errors(samples, "new", "instances.get", "unauthorized") == 0
+    assert poll_errors(samples, "new", "login", "unauthorized") == 1
+    assert poll_errors(samples, "new", "instances.get", "unauthorized") == 0
     assert "login failed" in state.status["instances.get"].last_error
 
 
@@ -88,7 +77,9 @@ async def test_totp_required_tells_the_operator_to_use_a_token(
     workspace.overrides["login"] = respond(401, fixture("login-totp-required.json"))
     auth = PasswordAuth(workspace.username, Secret(workspace.password))
     run = await exporter_for(with_auth(fast_config(fake), "old", auth))
-    await run.wait_until(lambda s: errors(s, "old", "login", "unauthorized") >= 1, "login error")
+    await run.wait_until(
+        lambda s: poll_errors(s, "old", "login", "unauthorized") >= 1, "login error"
+    )
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "two-factor" in messages and "personal access token" in messages
 
@@ -105,7 +96,7 @@ async def test_rotated_token_file_is_reread_after_a_401(
 
     workspace.token = "rotated-token-value-0123456789"  # the old token is revoked
     samples = await run.wait_until(
-        lambda s: errors(s, "new", "instances.get", "unauthorized") >= 1, "401 counted"
+        lambda s: poll_errors(s, "new", "instances.get", "unauthorized") >= 1, "401 counted"
     )
     assert value(samples, "rocketchat_up", workspace="new") == 0
     token_file.write_text(workspace.token + "\n")  # the operator rotates the secret file

@@ -18,7 +18,15 @@ import pytest
 from exporter import __version__
 from exporter.demo import FakeRocketChat, hang
 
-from conftest import DEADLINE, parse_exposition, promtool_check_metrics, series, value, wait_for
+from conftest import (
+    DEADLINE,
+    free_port,
+    parse_exposition,
+    promtool_check_metrics,
+    series,
+    value,
+    wait_for,
+)
 from contract import ALL_METRICS
 
 REPO = Path(__file__).parent.parent
@@ -37,13 +45,6 @@ async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, s
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def write_config(tmp_path: Path, fake: FakeRocketChat, **extra: str) -> Path:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import shutil
 import signal
-import socket
 import ssl
 import sys
 from collections.abc import AsyncIterator
@@ -28,20 +26,15 @@ from exporter.webconfig import load_web_config
 from conftest import (
     Samples,
     fast_config,
+    free_port,
     parse_exposition,
+    running_prometheus,
     series,
     value,
     wait_for,
 )
 
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def web_config_file(tmp_path: Path, certificate: tuple[Path, Path]) -> Path:
@@ -151,12 +144,8 @@ async def test_bad_web_config_is_a_clear_startup_error(
 async def test_prometheus_scrapes_over_tls_with_basic_auth(
     protected: Exporter, certificate: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus not found: install the Debian package 'prometheus'")
     password_file = tmp_path / "password"
     password_file.write_text(PASSWORD)
-    port = free_port()
     config = {
         "global": {"scrape_interval": "1s"},
         "scrape_configs": [
@@ -169,34 +158,13 @@ async def test_prometheus_scrapes_over_tls_with_basic_auth(
             }
         ],
     }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={tmp_path / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with aiohttp.ClientSession() as session:
+    async with running_prometheus(config, tmp_path) as prometheus:
 
-            async def up() -> bool:
-                try:
-                    params = {"query": 'up{job="rocketchat-exporter"}'}
-                    async with session.get(
-                        f"http://127.0.0.1:{port}/api/v1/query", params=params
-                    ) as resp:
-                        result = (await resp.json())["data"]["result"]
-                except (aiohttp.ClientError, KeyError, ValueError):
-                    return False
-                return bool(result) and result[0]["value"][1] == "1"
+        async def up() -> bool:
+            result = await prometheus.query('up{job="rocketchat-exporter"}')
+            return bool(result) and result[0]["value"][1] == "1"
 
-            await wait_for(up, "Prometheus scraping over TLS with basic auth: up 1", deadline=60)
-    finally:
-        process.terminate()
-        await process.wait()
+        await wait_for(up, "Prometheus scraping over TLS with basic auth: up 1", deadline=60)
     assert protected.state.auth_failures == 0
 
 

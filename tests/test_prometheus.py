@@ -3,47 +3,16 @@ disconnected-instance alert are evaluated through its HTTP API."""
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-import yaml
 from test_dashboard_rules import RULES, panel_exprs
 
 from exporter.demo import FakeRocketChat, FakeWorkspace, make_statistics, respond
 
-from conftest import fast_config, three_workspaces, wait_for
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class Prometheus:
-    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
-        self.url = url
-        self.session = session
-
-    async def query(self, expr: str) -> list[dict[str, Any]]:
-        async with self.session.get(f"{self.url}/api/v1/query", params={"query": expr}) as resp:
-            body = await resp.json()
-        assert body["status"] == "success", f"{expr}: {body}"
-        result: list[dict[str, Any]] = body["data"]["result"]
-        return result
-
-    async def alerts(self) -> list[dict[str, Any]]:
-        async with self.session.get(f"{self.url}/api/v1/alerts") as resp:
-            body = await resp.json()
-        alerts: list[dict[str, Any]] = body["data"]["alerts"]
-        return alerts
+from conftest import Prometheus, fast_config, running_prometheus, three_workspaces, wait_for
 
 
 @pytest.fixture
@@ -62,11 +31,7 @@ async def fleet() -> AsyncIterator[FakeRocketChat]:
 async def prometheus(
     fleet: FakeRocketChat, exporter_for: Any, tmp_path: Path
 ) -> AsyncIterator[Prometheus]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus not found: install the Debian package 'prometheus'")
     run = await exporter_for(fast_config(fleet))
-    port = free_port()
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
@@ -77,42 +42,8 @@ async def prometheus(
             }
         ],
     }
-    config_file = tmp_path / "prometheus.yml"
-    config_file.write_text(yaml.safe_dump(config))
-    process = await asyncio.create_subprocess_exec(
-        binary,
-        f"--config.file={config_file}",
-        f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--log.level=warn",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    session = aiohttp.ClientSession()
-    url = f"http://127.0.0.1:{port}"
-
-    async def is_ready() -> bool:
-        if process.returncode is not None:
-            stderr = await process.stderr.read() if process.stderr else b""
-            pytest.fail(f"prometheus exited: {stderr.decode()[-2000:]}")
-        try:
-            async with session.get(f"{url}/-/ready") as resp:
-                return resp.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    try:
-        await wait_for(is_ready, "prometheus ready", deadline=60)
-        yield Prometheus(url, session)
-    finally:
-        await session.close()
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), timeout=20)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+    async with running_prometheus(config, tmp_path) as server:
+        yield server
 
 
 def substitute(expr: str) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import socket
 import time
 from typing import Any
 
@@ -26,22 +25,9 @@ from exporter.demo import (
     truncated,
 )
 
-from conftest import fast_config, fixture, series, value, wait_for
+from conftest import fast_config, fixture, free_port, poll_errors, series, value, wait_for
 
 SHAPES = ["old", "new"]  # shape A (4.x) and shape B (8.x)
-
-
-def errors(samples: Any, workspace: str, endpoint: str, reason: str) -> float:
-    return (
-        value(
-            samples,
-            "rocketchat_exporter_poll_errors_total",
-            workspace=workspace,
-            endpoint=endpoint,
-            reason=reason,
-        )
-        or 0
-    )
 
 
 CASES: list[tuple[str, str, Any, str]] = [
@@ -161,7 +147,7 @@ async def test_failure_is_reported_isolated_and_recovered(
     fake.workspaces[shape].overrides[endpoint] = handler
     caplog.set_level(logging.WARNING, logger="exporter")
     samples = await run.wait_until(
-        lambda s: errors(s, shape, endpoint, reason) >= 1, f"{reason} counted for {shape}"
+        lambda s: poll_errors(s, shape, endpoint, reason) >= 1, f"{reason} counted for {shape}"
     )
     assert value(samples, "rocketchat_up", workspace=shape) == 0
     assert value(samples, "rocketchat_up", workspace=other) == 1
@@ -188,13 +174,6 @@ async def test_failure_is_reported_isolated_and_recovered(
     assert value(samples, "rocketchat_workspace_users", workspace=shape) is not None
 
 
-def unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def point_at(config: Config, name: str, url: str) -> Config:
     workspaces = tuple(
         dataclasses.replace(w, url=url) if w.name == name else w for w in config.workspaces
@@ -205,7 +184,7 @@ def point_at(config: Config, name: str, url: str) -> Config:
 @pytest.mark.parametrize(
     ("url", "what"),
     [
-        (f"http://127.0.0.1:{unused_port()}", "connection refused"),
+        (f"http://127.0.0.1:{free_port()}", "connection refused"),
         ("http://rocketchat.invalid", "DNS failure"),
     ],
 )
@@ -214,7 +193,7 @@ async def test_unreachable_server_counts_connection_errors(
 ) -> None:
     run = await exporter_for(point_at(fast_config(fake), "old", url))
     samples = await run.wait_until(
-        lambda s: errors(s, "old", "instances.get", "connection") >= 1, what
+        lambda s: poll_errors(s, "old", "instances.get", "connection") >= 1, what
     )
     assert value(samples, "rocketchat_up", workspace="old") == 0
     assert value(samples, "rocketchat_up", workspace="new") == 1
@@ -229,7 +208,7 @@ async def test_repeated_identical_failures_are_logged_once(
     fake.workspaces["new"].overrides["instances.get"] = respond(500, {})
     run = await exporter_for(fast_config(fake))
     await run.wait_until(
-        lambda s: errors(s, "new", "instances.get", "http_5xx") >= 5, "five failures"
+        lambda s: poll_errors(s, "new", "instances.get", "http_5xx") >= 5, "five failures"
     )
     warnings = [
         r for r in caplog.records if "workspace new: instances.get failed" in r.getMessage()
@@ -265,7 +244,7 @@ async def test_rate_limited_endpoint_waits_until_the_reset_time(
     samples = await run.wait_until(
         lambda s: value(s, "rocketchat_up", workspace="new") == 1, "new up after the window"
     )
-    assert errors(samples, "new", "instances.get", "rate_limited") == 1
+    assert poll_errors(samples, "new", "instances.get", "rate_limited") == 1
     # the statistics endpoint of the same workspace was not held back
     assert workspace.requests["statistics.list"] >= 3
 
@@ -300,7 +279,7 @@ async def test_429_without_reset_header_backs_off_exponentially(
     fake.workspaces["new"].overrides["instances.get"] = respond(429, fixture("error-429.json"))
     run = await exporter_for(fast_config(fake))
     await run.wait_until(
-        lambda s: errors(s, "new", "instances.get", "rate_limited") >= 1, "a 429 counted"
+        lambda s: poll_errors(s, "new", "instances.get", "rate_limited") >= 1, "a 429 counted"
     )
     schedule = run.exporter.poller.schedules[("new", "instances.get")]
     assert schedule.backoff_steps == 1

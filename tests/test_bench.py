@@ -1,0 +1,28 @@
+"""The benchmark harness keeps working (a tiny run; the figures are not checked: shared machine)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).parent.parent
+
+
+def test_benchmark_harness_runs_end_to_end_and_prints_every_table() -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench.py"), "--sizes", "5", "--scrapes", "5",
+         "--no-write"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    for heading in (
+        "## /metrics scrape latency, idle",
+        "## Memory and start-up",
+        "## Scrapes under load, N = 5",
+        "## One full poll round, N = 5",
+    ):
+        assert heading in result.stdout
+    assert "| 5 | 451 |" in result.stdout  # 5 workspaces x 90 series + build info
