@@ -163,7 +163,10 @@ class Poller:
             error = (
                 exc
                 if isinstance(exc, PollError)
-                else PollError("invalid_response", f"{endpoint}: {exc}")
+                else PollError(
+                    "invalid_response",
+                    f"{endpoint}: {exc}; is url a Rocket.Chat server (3.10 or later)?",
+                )
             )
             self._failed(name, endpoint, error, started, time.perf_counter() - t0, schedule)
             return

@@ -241,7 +241,9 @@ class RocketChatClient:
                         status, resp_headers = resp.status, resp.headers
             except TimeoutError:
                 raise PollError(
-                    "timeout", f"{path}: no answer within {self.workspace.timeout:g}s"
+                    "timeout",
+                    f"{path}: no answer within {self.workspace.timeout:g}s; check the server's "
+                    "health, or raise timeout for this workspace",
                 ) from None
             except aiohttp.ClientConnectorCertificateError:
                 raise PollError(
@@ -249,15 +251,23 @@ class RocketChatClient:
                     f"{path}: TLS certificate not trusted; set tls.ca_file for this workspace",
                 ) from None
             except aiohttp.ClientConnectorDNSError:
-                raise PollError("connection", f"{path}: host name does not resolve") from None
+                raise PollError(
+                    "connection", f"{path}: host name does not resolve; check url and DNS"
+                ) from None
             except aiohttp.ClientConnectorError as exc:
                 detail = exc.os_error.strerror or type(exc.os_error).__name__
-                raise PollError("connection", f"{path}: cannot connect: {detail}") from None
+                raise PollError(
+                    "connection", f"{path}: cannot connect: {detail}; check url and firewalls"
+                ) from None
             except aiohttp.ClientSSLError:
-                raise PollError("connection", f"{path}: TLS handshake failed") from None
+                raise PollError(
+                    "connection", f"{path}: TLS handshake failed; check the server's TLS setup"
+                ) from None
             except (aiohttp.ClientError, OSError) as exc:
                 raise PollError(
-                    "connection", f"{path}: connection failed: {type(exc).__name__}"
+                    "connection",
+                    f"{path}: connection lost ({type(exc).__name__}); a proxy or the server "
+                    "dropped it, retrying at the next poll",
                 ) from None
         return self._interpret(path, status, resp_headers, raw)
 
@@ -276,7 +286,11 @@ class RocketChatClient:
         """The body, refusing (without reading it all) anything over max_response_bytes."""
         limit = self.max_response_bytes
         if resp.content_length is not None and resp.content_length > limit:
-            raise PollError("too_large", f"{path}: answer of {resp.content_length} bytes > {limit}")
+            raise PollError(
+                "too_large",
+                f"{path}: answer of {resp.content_length} bytes > {limit}; raise "
+                "max_response_bytes if it is legitimate",
+            )
         if resp.content_length is not None:
             return await resp.read()  # the parser stops at the declared length
         chunks: list[bytes] = []
@@ -284,7 +298,11 @@ class RocketChatClient:
         while chunk := await resp.content.read(_CHUNK):
             size += len(chunk)
             if size > limit:
-                raise PollError("too_large", f"{path}: answer larger than {limit} bytes")
+                raise PollError(
+                    "too_large",
+                    f"{path}: answer larger than {limit} bytes; raise max_response_bytes "
+                    "if it is legitimate",
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -308,7 +326,11 @@ class RocketChatClient:
             hint = "grant the exporter's user api-bypass-rate-limit or poll less often"
             raise PollError("rate_limited", f"{path}: rate limited; {hint}", retry_at=retry_at)
         if status == 401:
-            what = "rejected the credentials" if path != LOGIN_PATH else "refused the login"
+            what = (
+                "rejected the credentials; check user_id and the token (or token_file)"
+                if path != LOGIN_PATH
+                else "refused the login; check username and password"
+            )
             raise PollError("unauthorized", f"{path}: HTTP 401, the server {what}", error=code)
         if status == 403 or (status == 400 and code == "error-not-allowed"):
             raise PollError(
@@ -322,9 +344,16 @@ class RocketChatClient:
                 f"{path}: HTTP {status} redirect; set url to the final address of the server",
             )
         if 400 <= status < 500:
-            raise PollError("http_4xx", f"{path}: HTTP {status}", error=code)
+            raise PollError(
+                "http_4xx",
+                f"{path}: HTTP {status}; check url (and its path prefix)",
+                error=code,
+            )
         if status >= 500:
-            raise PollError("http_5xx", f"{path}: HTTP {status} from the server")
+            raise PollError(
+                "http_5xx",
+                f"{path}: HTTP {status}; the server or its proxy is failing, see their logs",
+            )
         raise PollError("invalid_response", f"{path}: unexpected HTTP {status}")
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from exporter.config import Config, PasswordAuth, Secret, TokenAuth
-from exporter.demo import FakeRocketChat, hang, respond, truncated
+from exporter.demo import FakeRocketChat, endless, hang, reset_mid_body, respond, truncated
 
 from conftest import fast_config, fixture, poll_errors, value, wait_for
 
@@ -111,7 +111,7 @@ async def test_no_secret_in_any_log_line_metric_or_status_page(
     old, new, strings = (fake.workspaces[n] for n in ("old", "new", "strings"))
     token_file = tmp_path / "token"
     token_file.write_text(new.token)
-    config = fast_config(fake, timeout=0.3)
+    config = dataclasses.replace(fast_config(fake, timeout=0.3), max_response_bytes=512 * 1024)
     config = with_auth(config, "old", PasswordAuth(old.username, Secret(old.password)))
     config = with_auth(config, "new", TokenAuth(new.user_id, token_file=token_file))
     run = await exporter_for(config)
@@ -134,6 +134,12 @@ async def test_no_secret_in_any_log_line_metric_or_status_page(
         ("statistics.list", respond(400, fixture("error-400-statistics-not-allowed.json"))),
         ("statistics.list", rate_limited_briefly),
         ("login", respond(401, fixture("login-totp-required.json"))),
+        ("instances.get", respond(403, fixture("error-403.json"))),
+        ("instances.get", respond(200, "<html><form>Sign in</form></html>")),
+        ("instances.get", reset_mid_body()),
+        ("instances.get", endless()),
+        ("statistics.list", respond(200, {"statistics": "x", "success": True})),
+        ("statistics.list", respond(302, "", headers={"Location": "/login"})),
     ]
     states = run.exporter.state.workspaces
     for endpoint, handler in scenarios:

@@ -60,6 +60,12 @@ async def test_every_dashboard_query_returns_data_and_the_disconnect_alert_goes_
         return bool(result) and float(result[0]["value"][1]) >= 4 and bool(errors)
 
     await wait_for(scraped_a_few_times, "four scrapes of the exporter", deadline=60)
+    # the dashboard's workspace variable: label_values(rocketchat_up, workspace)
+    params = {"match[]": "rocketchat_up"}
+    async with prometheus.session.get(
+        f"{prometheus.url}/api/v1/label/workspace/values", params=params
+    ) as resp:
+        assert sorted((await resp.json())["data"]) == sorted(fleet.workspaces)
     empty = []
     for title, expr in panel_exprs():
         if not await prometheus.query(substitute(expr)):
