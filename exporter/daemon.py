@@ -88,20 +88,20 @@ class Exporter:
         changed = {n for n in old.keys() & new.keys() if old[n] != new[n]}
         if pool_changed:  # a new connection pool: every poll loop restarts, state stays
             await self.poller.close()
+        else:
             for name in removed | changed:
-                self.state.remove(name)
-            for name in added | changed:
-                self.state.add(name, enabled_endpoints(new[name]))
+                await self.poller.remove(name)
+        for name in removed | changed:
+            self.state.remove(name)
+        for name in added | changed:
+            self.state.add(name, enabled_endpoints(new[name]))
+        if pool_changed:
             self.poller = Poller(config, self.state)
             await self.poller.open()
             self.poller.start()
         else:
             self.poller.config = config
-            for name in removed | changed:
-                await self.poller.remove(name)
-                self.state.remove(name)
             for name in sorted(added | changed):
-                self.state.add(name, enabled_endpoints(new[name]))
                 await self.poller.add(new[name])
         self.config = config
         log.info(

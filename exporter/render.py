@@ -324,16 +324,6 @@ def render_bookkeeping(workspace: WorkspaceState) -> dict[str, bytes]:
     return _encoded(out)
 
 
-def render_workspace(workspace: WorkspaceState) -> dict[str, bytes]:
-    """Every sample of one workspace, grouped by family name (the parts never share a family)."""
-    fragment = render_bookkeeping(workspace)
-    if workspace.instances is not None:
-        fragment.update(render_instances(workspace.name, workspace.instances))
-    if workspace.statistics is not None:
-        fragment.update(render_statistics(workspace.name, workspace.statistics))
-    return fragment
-
-
 _HEADERS = {
     f.name: f"# HELP {f.name} {f.help}\n# TYPE {f.name} {f.kind}\n".encode() for f in FAMILIES
 }
@@ -364,9 +354,10 @@ def exporter_families(state: State) -> bytes:
     return _BUILD_INFO + text.encode()
 
 
-def join_families(fragments: Iterable[dict[str, bytes]], head: bytes = _BUILD_INFO) -> list[bytes]:
-    """The parts of the exposition: per-workspace fragments grouped family by family, each
-    family under one header (the text format requires a family's samples to be contiguous)."""
+def join_families(fragments: Iterable[dict[str, bytes]], head: bytes) -> list[bytes]:
+    """The parts of the exposition: `head` (the exporter's own families), then per-workspace
+    fragments grouped family by family, each family under one header (the text format
+    requires a family's samples to be contiguous)."""
     fragment_list = list(fragments)
     parts = [head]
     for name in _ORDER:

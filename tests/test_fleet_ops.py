@@ -28,6 +28,7 @@ from conftest import (
     fast_config,
     free_port,
     parse_exposition,
+    poll_errors,
     running_prometheus,
     series,
     value,
@@ -386,3 +387,27 @@ def test_shard_deployment_examples_are_consistent() -> None:
     assert shard == f"$(POD_INDEX)/{statefulset['spec']['replicas']}"
     config = yaml.safe_load(kinds["ConfigMap"]["data"]["config.yaml"])
     assert config["workspaces"][0]["auth"]["token_file"].startswith("/run/secrets/")
+
+
+async def test_reload_with_a_new_connection_pool_restarts_polling_and_keeps_counters(
+    fake: FakeRocketChat, exporter_for: Any
+) -> None:
+    fake.workspaces["old"].overrides["statistics.list"] = respond(500, {})
+    run = await exporter_for(fast_config(fake))
+    await run.wait_until(
+        lambda s: poll_errors(s, "old", "statistics.list", "http_5xx") >= 1, "an error for old"
+    )
+    del fake.workspaces["old"].overrides["statistics.list"]
+    before = run.exporter.poller
+    await run.exporter.reload(dataclasses.replace(run.exporter.config, max_concurrency=3))
+    assert run.exporter.poller is not before and before.session is not None
+    assert before.session.closed
+    requests = fake.workspaces["new"].requests["instances.get"]
+    samples = await run.wait_until(
+        lambda s: (
+            value(s, "rocketchat_up", workspace="old") == 1
+            and fake.workspaces["new"].requests["instances.get"] > requests + 2
+        ),
+        "polling again through the new pool",
+    )
+    assert poll_errors(samples, "old", "statistics.list", "http_5xx") >= 1
