@@ -137,7 +137,18 @@ class Poller:
         next_due = loop.time() + random.uniform(-interval / 2, interval / 2)
         schedule = self.schedules[(name, endpoint)]
         while True:
-            await self.poll(name, endpoint)
+            try:
+                await self.poll(name, endpoint)
+            except Exception as exc:  # a bug must not stop this loop nor leave stale series
+                log.exception("workspace %s: %s: internal error", name, endpoint)
+                self._failed(
+                    name,
+                    endpoint,
+                    PollError("invalid_response", f"internal error: {type(exc).__name__}"),
+                    time.time(),
+                    0.0,
+                    schedule,
+                )
             now = loop.time()
             next_due += interval
             if next_due < now:  # the poll overran: skip the missed ticks, keep the phase

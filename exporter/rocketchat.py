@@ -311,7 +311,7 @@ class RocketChatClient:
         try:
             body = json.loads(raw)
             is_json = True
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             is_json = False
         code = error_code(body)
         if status == 200:

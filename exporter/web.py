@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -51,8 +52,14 @@ class Publisher:
             if self.state.generation != self.generation:
                 started = time.perf_counter()
                 complete = self.state.ready
-                generation, parts = await self.renderer.snapshot_async()
-                plain, gzipped = await asyncio.to_thread(assemble, parts)
+                try:
+                    generation, parts = await self.renderer.snapshot_async()
+                    plain, gzipped = await asyncio.to_thread(assemble, parts)
+                except Exception:  # a bug must not freeze /metrics on old values forever
+                    log.exception("rendering the exposition failed")
+                    self.plain, self.gzip = assemble([])
+                    await asyncio.sleep(1)
+                    continue
                 self.plain, self.gzip, self.generation = plain, gzipped, generation
                 self.complete = self.complete or complete
                 cost = time.perf_counter() - started
@@ -62,6 +69,7 @@ class Publisher:
                 await asyncio.sleep(self.MIN_INTERVAL)
 
 
+log = logging.getLogger("exporter.web")
 STATE_KEY = web.AppKey("state", State)
 PUBLISHER_KEY = web.AppKey("publisher", Publisher)
 

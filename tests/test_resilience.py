@@ -71,6 +71,12 @@ CASES: list[tuple[str, str, Any, str]] = [
     ),
     ("endless-body", "instances.get", lambda: endless(), "too_large"),
     (
+        "absurdly-deep-json",
+        "instances.get",
+        lambda: respond(200, b"[" * 100_000 + b"]" * 100_000),
+        "invalid_response",
+    ),
+    (
         "declared-too-large",
         "statistics.list",
         lambda: respond(200, {"statistics": [], "pad": "x" * 300_000}),
@@ -306,3 +312,26 @@ async def test_slow_answer_within_the_timeout_is_a_success(
     )
     assert duration is not None and duration >= 0.3
     assert not series(samples, "rocketchat_exporter_poll_errors_total", workspace="new")
+
+
+async def test_an_internal_error_drops_the_series_and_polling_goes_on(
+    fake: FakeRocketChat, exporter_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (simulated: the parser raising something unexpected) must not stop the poll loop
+    nor leave the last values on /metrics."""
+    run = await exporter_for(fast_config(fake))
+    await run.wait_until(lambda s: value(s, "rocketchat_up", workspace="new") == 1, "new up")
+    import exporter.poller
+
+    original = exporter.poller.parse_instances
+
+    def broken(body: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(exporter.poller, "parse_instances", broken)
+    samples = await run.wait_until(
+        lambda s: value(s, "rocketchat_up", workspace="new") == 0, "new down on the bug"
+    )
+    assert not series(samples, "rocketchat_instance_info", workspace="new")
+    monkeypatch.setattr(exporter.poller, "parse_instances", original)
+    await run.wait_until(lambda s: value(s, "rocketchat_up", workspace="new") == 1, "recovered")
