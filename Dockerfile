@@ -21,9 +21,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 USER 10001:10001
 EXPOSE 9877
-# No curl in the image: Python itself asks /healthz (port 9877, the default listen address).
+# No curl in the image: the package's own check asks /healthz over HTTP, then HTTPS (when
+# --web-config enables TLS); port 9877 is the default listen address.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:9877/healthz', timeout=4).status != 200)"]
+    CMD ["python", "-m", "exporter.healthcheck", "9877"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["rocketchat-exporter"]
 CMD ["--config", "/etc/rocketchat-exporter/config.yaml"]

@@ -108,6 +108,21 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
+async def test_container_healthcheck_works_with_and_without_tls(
+    protected: Exporter, fake: FakeRocketChat, exporter_for: Any
+) -> None:
+    plain = await exporter_for(fast_config(fake))
+    for port in (protected.port, plain.exporter.port):
+        check = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "exporter.healthcheck", str(port)
+        )
+        assert await asyncio.wait_for(check.wait(), timeout=60) == 0
+    check = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exporter.healthcheck", str(free_port())
+    )
+    assert await asyncio.wait_for(check.wait(), timeout=60) == 1
+
+
 async def _equals(pending: Any, expected: float) -> bool:
     return bool(await pending == expected)
 

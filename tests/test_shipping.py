@@ -82,9 +82,8 @@ def test_dockerfile_runs_non_root_with_exec_entrypoint_and_healthcheck() -> None
     assert re.search(r"^USER 10001", text, re.MULTILINE)
     assert 'ENTRYPOINT ["rocketchat-exporter"]' in text
     assert "STOPSIGNAL SIGTERM" in text and "EXPOSE 9877" in text
-    assert (
-        "HEALTHCHECK" in text and "/healthz" in text and "curl" not in text.split("HEALTHCHECK")[1]
-    )
+    healthcheck = text.split("HEALTHCHECK")[-1]
+    assert '"exporter.healthcheck", "9877"' in healthcheck and "curl" not in healthcheck
     assert "/etc/rocketchat-exporter/config.yaml" in text
 
 
