@@ -13,6 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 
+# Real clusters run a handful of instances, large ones a few dozen: an answer listing more is
+# hostile or broken, and would flood Prometheus with series.
+MAX_INSTANCES = 1000
+
+
 class ParseError(ValueError):
     """The body does not have the shape the exporter understands."""
 
@@ -216,6 +221,8 @@ def parse_instances(body: Any) -> tuple[Instance, ...]:
     if isinstance(raw, dict):
         parsed = _pr_draft(raw)
     elif isinstance(raw, list):
+        if len(raw) > MAX_INSTANCES:
+            raise ParseError(f"{len(raw)} instances listed, more than {MAX_INSTANCES}")
         parsed = []
         for element in raw:
             if not isinstance(element, dict):

@@ -130,6 +130,14 @@ def test_restart_duplicates_of_host_port_stay_distinct_by_instance_id() -> None:
     assert parsed["new-id"].connected is True
 
 
+def test_an_answer_with_absurdly_many_instances_is_refused() -> None:
+    record = {"extraInformation": {"host": "h", "port": "1"}}
+    many = [{**record, "_id": f"id-{i}"} for i in range(1001)]
+    with pytest.raises(ParseError, match="more than 1000"):
+        parse_instances({"instances": many})
+    assert len(parse_instances({"instances": many[:1000]})) == 1000
+
+
 def test_repeated_id_in_one_answer_is_kept_once() -> None:
     record = {"_id": "same", "extraInformation": {"host": "h", "port": "1"}}
     assert len(parse_instances({"instances": [record, dict(record)]})) == 1
