@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-
 # Real clusters run a handful of instances, large ones a few dozen: an answer listing more is
 # hostile or broken, and would flood Prometheus with series.
 MAX_INSTANCES = 1000
