@@ -11,8 +11,7 @@ import asyncio
 import gzip
 import platform
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from . import __version__
 from .parse import Instance, Statistics
@@ -374,6 +373,16 @@ def assemble(parts: list[bytes]) -> tuple[bytes, bytes]:
     return plain, gzip.compress(plain, compresslevel=1)
 
 
+@dataclass
+class _DataParts:
+    """A workspace's rendered data, kept while the parsed objects they came from are current."""
+
+    instances: tuple[Instance, ...] | None = None
+    instance_samples: dict[str, bytes] = field(default_factory=dict)
+    statistics: Statistics | None = None
+    statistics_samples: dict[str, bytes] = field(default_factory=dict)
+
+
 class Renderer:
     """Renders each workspace only when its data changed (by version), and the exposition only
     when anything changed (by the state's generation)."""
@@ -381,41 +390,54 @@ class Renderer:
     def __init__(self, state: State) -> None:
         self.state = state
         self._fragments: dict[str, tuple[WorkspaceState, int, dict[str, bytes]]] = {}
-        # per workspace: (instances, their samples, statistics, their samples)
-        self._parts: dict[str, tuple[Any, dict[str, bytes], Any, dict[str, bytes]]] = {}
+        self._parts: dict[str, _DataParts] = {}
         self._generation = -1
         self._plain = b""
         self._gzip: bytes | None = None
 
-    def _fragment(self, name: str, workspace: WorkspaceState) -> dict[str, bytes]:
-        """The workspace's samples; the instances and statistics parts are re-rendered only
-        when a poll brought new data for them, the small bookkeeping part at every change."""
+    def _current(self, name: str, workspace: WorkspaceState) -> dict[str, bytes] | None:
+        """The cached samples of the workspace, if nothing changed since they were rendered."""
         cached = self._fragments.get(name)
         if cached is not None and cached[0] is workspace and cached[1] == workspace.version:
             return cached[2]
-        parts = self._parts.get(name)
-        if parts is None or parts[0] is not workspace.instances:
-            rendered = render_instances(name, workspace.instances) if workspace.instances else {}
-            parts = (workspace.instances, rendered, *(parts[2:] if parts else (None, {})))
-        if parts[2] is not workspace.statistics:
-            stats = workspace.statistics
-            parts = (parts[0], parts[1], stats, render_statistics(name, stats) if stats else {})
-        self._parts[name] = parts
-        fragment = {**parts[1], **parts[3], **render_bookkeeping(workspace)}
+        return None
+
+    def _render(self, name: str, workspace: WorkspaceState) -> dict[str, bytes]:
+        """The workspace's samples; the instances and statistics parts are re-rendered only
+        when a poll brought new data for them, the small bookkeeping part at every change."""
+        parts = self._parts.setdefault(name, _DataParts())
+        if parts.instances is not workspace.instances:
+            parts.instances = workspace.instances
+            parts.instance_samples = (
+                render_instances(name, workspace.instances) if workspace.instances else {}
+            )
+        if parts.statistics is not workspace.statistics:
+            parts.statistics = workspace.statistics
+            parts.statistics_samples = (
+                render_statistics(name, workspace.statistics) if workspace.statistics else {}
+            )
+        fragment = {
+            **parts.instance_samples,
+            **parts.statistics_samples,
+            **render_bookkeeping(workspace),
+        }
         self._fragments[name] = (workspace, workspace.version, fragment)
         return fragment
 
-    def _forget_removed(self) -> None:
-        if len(self._fragments) > len(self.state.workspaces):
+    def _parts_for(self, fragments: list[dict[str, bytes]]) -> list[bytes]:
+        if len(self._fragments) > len(self.state.workspaces):  # workspaces were removed
             for name in set(self._fragments) - set(self.state.workspaces):
                 del self._fragments[name]
                 self._parts.pop(name, None)
+        return join_families(fragments, exporter_families(self.state))
 
     def snapshot(self) -> tuple[int, list[bytes]]:
         """The state's generation and the exposition parts for it (cheap: no big copies)."""
-        fragments = [self._fragment(n, w) for n, w in self.state.workspaces.items()]
-        self._forget_removed()
-        return self.state.generation, join_families(fragments, exporter_families(self.state))
+        fragments = []
+        for name, workspace in self.state.workspaces.items():
+            fragment = self._current(name, workspace)
+            fragments.append(self._render(name, workspace) if fragment is None else fragment)
+        return self.state.generation, self._parts_for(fragments)
 
     async def snapshot_async(self, batch: int = 20) -> tuple[int, list[bytes]]:
         """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces so
@@ -426,14 +448,14 @@ class Renderer:
         fragments = []
         rendered = 0
         for name, workspace in list(self.state.workspaces.items()):
-            cached = self._fragments.get(name)
-            if cached is None or cached[0] is not workspace or cached[1] != workspace.version:
+            fragment = self._current(name, workspace)
+            if fragment is None:
+                fragment = self._render(name, workspace)
                 rendered += 1
                 if rendered % batch == 0:
                     await asyncio.sleep(0)
-            fragments.append(self._fragment(name, workspace))
-        self._forget_removed()
-        return generation, join_families(fragments, exporter_families(self.state))
+            fragments.append(fragment)
+        return generation, self._parts_for(fragments)
 
     def plain(self) -> bytes:
         """The current exposition, rendered now if anything changed."""

@@ -20,6 +20,8 @@ from .render import CONTENT_TYPE, Renderer, assemble
 from .state import State, WorkspaceState
 from .webconfig import BasicAuthGuard
 
+log = logging.getLogger("exporter.web")
+
 
 class Publisher:
     """Holds the latest rendered exposition, plain and gzipped.
@@ -69,7 +71,6 @@ class Publisher:
                 await asyncio.sleep(self.MIN_INTERVAL)
 
 
-log = logging.getLogger("exporter.web")
 STATE_KEY = web.AppKey("state", State)
 PUBLISHER_KEY = web.AppKey("publisher", Publisher)
 
