@@ -7,6 +7,7 @@ itself; polls of one endpoint never overlap because its loop awaits each poll be
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from .config import Config, WorkspaceConfig
-from .parse import ParseError, parse_instances, parse_statistics_list
+from .parse import Instance, ParseError, Statistics, parse_instances, parse_statistics_list
 from .rocketchat import (
     INSTANCES_PATH,
     STATISTICS_PARAMS,
@@ -26,6 +27,7 @@ from .rocketchat import (
     new_session,
 )
 from .state import INSTANCES, LOGIN, STATISTICS, State
+from .units import backoff
 
 log = logging.getLogger("exporter.poller")
 
@@ -75,7 +77,7 @@ class Poller:
             self.semaphore,
             workspace,
             self.config.max_response_bytes,
-            on_login=_LoginRecorder(self.state, workspace.name),
+            on_login=functools.partial(self.state.record_login, workspace.name),
         )
         for endpoint in enabled_endpoints(workspace):
             self.schedules[(workspace.name, endpoint)] = _Schedule()
@@ -166,7 +168,7 @@ class Poller:
         try:
             if endpoint == INSTANCES:
                 response = await client.get(INSTANCES_PATH)
-                data: object = parse_instances(response.body)
+                data: tuple[Instance, ...] | Statistics | None = parse_instances(response.body)
             else:
                 response = await client.get(STATISTICS_PATH, STATISTICS_PARAMS)
                 data = parse_statistics_list(response.body)
@@ -182,7 +184,7 @@ class Poller:
             self._failed(name, endpoint, error, started, time.perf_counter() - t0, schedule)
             return
         duration = time.perf_counter() - t0
-        self.state.record_success(name, endpoint, data, started=started, duration=duration)  # type: ignore[arg-type]
+        self.state.record_success(name, endpoint, data, started=started, duration=duration)
         schedule.backoff_steps = 0
         schedule.not_before = _paced(response.rate_remaining, response.rate_reset)
         if schedule.last_logged:
@@ -213,7 +215,7 @@ class Poller:
                 wait = min(max(error.retry_at - time.time(), 0.0), MAX_RATE_LIMIT_WAIT)
             else:
                 schedule.backoff_steps += 1
-                wait = min(MAX_BACKOFF, 15.0 * 2 ** (schedule.backoff_steps - 1))
+                wait = backoff(schedule.backoff_steps, base=15.0, cap=MAX_BACKOFF)
             schedule.not_before = time.time() + wait + random.uniform(0, 1)
         else:
             schedule.backoff_steps = 0
@@ -224,17 +226,6 @@ class Poller:
             level, "workspace %s: %s failed (%s): %s", name, endpoint, error.reason, error.message
         )
         schedule.last_logged = signature
-
-
-class _LoginRecorder:
-    """Called by the client after every login attempt, for the login self-metrics."""
-
-    def __init__(self, state: State, name: str) -> None:
-        self.state = state
-        self.name = name
-
-    def __call__(self, ok: bool, started: float, duration: float) -> None:
-        self.state.record_login(self.name, ok=ok, started=started, duration=duration)
 
 
 def _paced(remaining: int | None, reset_at: float | None) -> float:

@@ -21,6 +21,7 @@ import yarl
 from . import __version__
 from .config import PasswordAuth, TokenAuth, WorkspaceConfig, read_secret
 from .parse import ParseError, error_code, parse_login
+from .units import backoff
 
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
 INSTANCES_PATH = "/api/v1/instances.get"
@@ -196,8 +197,8 @@ class RocketChatClient:
             if self.on_login is not None:
                 self.on_login(False, started, time.perf_counter() - t0)
             self.login_failures += 1
-            backoff = min(300.0, 5.0 * 2 ** (self.login_failures - 1))
-            self.login_not_before = time.time() + backoff * random.uniform(1.0, 1.2)
+            wait = backoff(self.login_failures, base=5.0)
+            self.login_not_before = time.time() + wait * random.uniform(1.0, 1.2)
             self.login_error = PollError(
                 error.reason,
                 f"login failed: {error.message}; retrying with backoff (up to 5 min)",

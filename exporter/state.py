@@ -137,7 +137,7 @@ class State:
             workspace.errors[(count_under, reason)] += 1
         self._touch(workspace)
 
-    def record_login(self, name: str, *, ok: bool, started: float, duration: float) -> None:
+    def record_login(self, name: str, ok: bool, started: float, duration: float) -> None:
         """Bookkeeping of a login attempt (its errors are counted by record_failure)."""
         workspace = self.workspaces[name]
         status = workspace.status[LOGIN]

@@ -1,4 +1,4 @@
-"""Parsing of human-friendly durations ("30s", "5m", "500ms") and sizes ("16MiB")."""
+"""Durations and sizes: parsing "30s", "5m", "500ms", "16MiB", and exponential backoff."""
 
 from __future__ import annotations
 
@@ -60,3 +60,8 @@ def parse_size(value: object) -> int:
     if size <= 0:
         raise ValueError("must be a positive size")
     return size
+
+
+def backoff(steps: int, base: float, cap: float = 300.0) -> float:
+    """Seconds to wait after `steps` consecutive failures: base, 2x base, 4x base, ... up to cap."""
+    return min(cap, base * 2.0 ** (steps - 1))
