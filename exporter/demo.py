@@ -321,22 +321,6 @@ def respond(status: int, body: Any = None, *, headers: dict[str, str] | None = N
     return handler
 
 
-def reset_mid_body(prefix: bytes = b'{"instances": [') -> Handler:
-    """Start a chunked answer, then drop the connection without finishing it."""
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        await response.write(prefix)
-        transport = request.transport
-        if transport is not None:
-            transport.abort()
-        return response
-
-    return handler
-
-
 def hang() -> Handler:
     """Accept the request and never answer."""
 
@@ -355,20 +339,37 @@ def delayed(seconds: float, inner: Handler) -> Handler:
     return handler
 
 
-def truncated(body: bytes, declared: int) -> Handler:
-    """Send part of a body, then close the connection (Content-Length promises more)."""
+def _cut_short(body: bytes, declared: int | None) -> Handler:
+    """Start an answer and drop the connection before it is complete: with a Content-Length
+    that promises more (closed cleanly), or chunked (reset: no final chunk ever comes)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
-        response.content_length = declared
+        if declared is None:
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = declared
         await response.prepare(request)
         await response.write(body)
         transport = request.transport
         if transport is not None:
-            transport.close()
+            if declared is None:
+                transport.abort()
+            else:
+                transport.close()
         return response
 
     return handler
+
+
+def truncated(body: bytes, declared: int) -> Handler:
+    """Send part of a body, then close the connection (Content-Length promises more)."""
+    return _cut_short(body, declared)
+
+
+def reset_mid_body(prefix: bytes = b'{"instances": [') -> Handler:
+    """Start a chunked answer, then drop the connection without finishing it."""
+    return _cut_short(prefix, None)
 
 
 def endless(chunk: bytes = b" " * 65536, limit: int = 1 << 30) -> Handler:
