@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ DEFAULT_STATISTICS_INTERVAL = 300.0
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MAX_CONCURRENCY = 64
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+MAX_SECRET_FILE_BYTES = 64 * 1024  # a token or password; anything bigger is not one
+MAX_CONFIG_BYTES = 64 * 1024 * 1024  # ~300 000 workspaces: far beyond a real fleet
+MAX_STRING = MAX_SECRET_FILE_BYTES
+MAX_URL = 2048
+MAX_NAME = 200
 
 # libyaml's loader when PyYAML was built with it: ten times faster on a 1000-workspace config
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -61,6 +67,10 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class SecretFileError(ValueError):
+    """A secret file (or inline secret) that cannot be used; the message never shows it."""
 
 
 class Secret:
@@ -160,11 +170,35 @@ class _Loader:
         self.env = env
         self.problems: list[str] = []
         self.from_env: set[str] = set()  # field paths whose value came (partly) from ${ENV}
-        self.env_failed: set[str] = set()  # field paths with a bad ${ENV}: one message is enough
+        # field paths that already have their one message (bad ${ENV}, null value)
+        self.env_failed: set[str] = set()
 
     def error(self, path: str, message: str) -> None:
-        if path not in self.env_failed:
-            self.problems.append(f"{self.filename}: {path}: {message}")
+        """Record a problem, unless this field (or one inside it) already has its message."""
+        if path in self.env_failed or any(p.startswith(f"{path}.") for p in self.env_failed):
+            return
+        self.problems.append(f"{self.filename}: {path}: {message}")
+
+    def drop_nulls(self, value: Any, path: str) -> Any:
+        """A key with no value (`token:`, `url: ~`) is a mistake, never "use the default":
+        report it once and drop it, so the checks below do not repeat it as "missing"."""
+        if isinstance(value, dict):
+            kept = {}
+            for key, item in value.items():
+                where = f"{path}.{key}" if path else str(key)
+                if item is None:
+                    self.error(where, "has no value (null); give a value or remove the key")
+                    self.env_failed.add(where)
+                else:
+                    kept[key] = self.drop_nulls(item, where)
+            return kept
+        if isinstance(value, list):
+            return [self.drop_nulls(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, str) and len(value) > MAX_STRING:
+            self.error(path or "(top level)", f"longer than {MAX_STRING} characters")
+            self.env_failed.add(path)
+            return ""
+        return value
 
     def expand(self, value: Any, path: str) -> Any:
         """Replace ${NAME} in every string of the tree; a missing variable is an error."""
@@ -205,12 +239,19 @@ class _Loader:
             self.error(_join(path, key), str(exc))
             return default
 
-    def string(self, raw: dict[str, Any], key: str, path: str) -> str | None:
+    def string(
+        self, raw: dict[str, Any], key: str, path: str, *, header: bool = False
+    ) -> str | None:
+        """A non-empty string; `header`: one that goes into an HTTP header (user id, token)."""
         value = raw.get(key)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
             self.error(_join(path, key), "must be a non-empty string")
+            return None
+        problem = secret_problem(value, header=header)
+        if problem:
+            self.error(_join(path, key), problem)
             return None
         return value
 
@@ -219,20 +260,25 @@ class _Loader:
         return "(value from environment)" if path in self.from_env else value
 
     def readable_file(self, raw: dict[str, Any], key: str, path: str) -> Path | None:
+        """A file that exists and is readable now; a secret file must also hold a usable secret."""
         text = self.string(raw, key, path)
         if text is None:
             return None
         where = _join(path, key)
         file = Path(text)
         try:
-            with file.open("rb") as handle:
-                content = handle.read(1 << 20)
+            if key in ("token_file", "password_file"):
+                read_secret_file(file, header=key == "token_file")
+            else:
+                with file.open("rb") as handle:
+                    handle.read(1)
+        except SecretFileError as exc:
+            self.error(where, f"file {self.shown(where, text)} {exc}")
+            return None
         except OSError as exc:
             reason = exc.strerror or "error"
             self.error(where, f"cannot read file {self.shown(where, text)}: {reason}")
             return None
-        if key.endswith(("token_file", "password_file")) and not content.strip():
-            self.error(where, f"file {self.shown(where, text)} is empty")
         return file
 
     def load(self, raw: Any) -> Config:
@@ -241,7 +287,7 @@ class _Loader:
         if not isinstance(raw, dict):
             self.error("(top level)", "must be a mapping of settings")
             raise ConfigError(self.problems)
-        raw = self.expand(raw, "")
+        raw = self.expand(self.drop_nulls(raw, ""), "")
         self.check_keys(raw, TOP_KEYS, "")
         listen_host, listen_port = parse_listen(DEFAULT_LISTEN)
         if "listen" in raw:
@@ -326,8 +372,12 @@ class _Loader:
         name = raw.get("name")
         if name is None:
             self.error(f"{path}.name", "is required")
-        elif not isinstance(name, str) or not _NAME.fullmatch(name):
-            self.error(f"{path}.name", "must match [A-Za-z0-9_.-]+ (it becomes a label value)")
+        elif not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME:
+            self.error(
+                f"{path}.name",
+                f"must match [A-Za-z0-9_.-]+, at most {MAX_NAME} characters "
+                "(it becomes a label value)",
+            )
         url = self.url(raw.get("url"), f"{path}.url")
         auth = self.auth(raw.get("auth"), f"{path}.auth")
         statistics = raw.get("statistics", True)
@@ -352,6 +402,9 @@ class _Loader:
             return None
         if not isinstance(value, str):
             self.error(path, "must be a string like https://chat.example.com/")
+            return None
+        if len(value) > MAX_URL:
+            self.error(path, f"longer than {MAX_URL} characters")
             return None
         try:
             parts = urlsplit(value.strip())
@@ -387,12 +440,12 @@ class _Loader:
             if "token" in raw and "token_file" in raw:
                 self.error(path, "give token or token_file, not both")
                 return None
-            user_id = self.string(raw, "user_id", path)
+            user_id = self.string(raw, "user_id", path, header=True)
             if user_id is None and "user_id" not in raw:
                 self.error(f"{path}.user_id", "is required with a token")
             if "username" in raw:
                 self.error(path, AUTH_FORMS)
-            token = self.string(raw, "token", path)
+            token = self.string(raw, "token", path, header=True)
             token_file = self.readable_file(raw, "token_file", path)
             if user_id is None or (token is None and token_file is None):
                 return None
@@ -438,17 +491,43 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     """Read and validate a config file; raises ConfigError with every problem found."""
     filename = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError([f"{filename}: cannot read config: {exc.strerror or 'error'}"]) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"{filename}: config larger than {MAX_CONFIG_BYTES} bytes"])
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError([f"{filename}: config is not valid UTF-8"]) from None
+    raw = parse_yaml(text, filename)
+    loader = _Loader(filename, dict(os.environ) if env is None else env)
     try:
-        raw = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        return loader.load(raw)
+    except RecursionError:
+        raise ConfigError([f"{filename}: (top level): nested too deeply"]) from None
+
+
+def parse_yaml(text: str, filename: str) -> Any:
+    """The YAML tree, refusing aliases: `*name` can repeat a subtree exponentially often (the
+    "billion laughs"), and nothing in this config needs one. Shared by both config files."""
+    try:
+        if "*" in text:  # the only way to write an alias; the scan costs nothing otherwise
+            for token in yaml.scan(text, Loader=_YAML_LOADER):
+                if isinstance(token, yaml.AliasToken):
+                    line = token.start_mark.line + 1
+                    raise ConfigError(
+                        [
+                            f"{filename}: line {line}: YAML aliases (*name) are not allowed; "
+                            "write the value out"
+                        ]
+                    )
+        return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
         raise ConfigError([f"{filename}: {_yaml_problem(text)}"]) from None
-    loader = _Loader(filename, dict(os.environ) if env is None else env)
-    return loader.load(raw)
+    except RecursionError:
+        raise ConfigError([f"{filename}: (top level): nested too deeply"]) from None
 
 
 def _yaml_problem(text: str) -> str:
@@ -462,9 +541,49 @@ def _yaml_problem(text: str) -> str:
     return "(top level): invalid YAML"
 
 
-def read_secret(inline: Secret | None, file: Path | None) -> str:
-    """The current secret: the inline value, or the file's content stripped of whitespace."""
+def secret_problem(value: str, *, header: bool) -> str:
+    """What makes a secret (or user id) unusable, "" if nothing. `header`: it is sent in an
+    HTTP header, so printable ASCII only; otherwise no control characters."""
+    if header and not all("!" <= c <= "~" for c in value):
+        return "must be printable ASCII without spaces or control characters"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        return "contains a control character"
+    return ""
+
+
+def read_secret_file(file: Path, *, header: bool) -> str:
+    """A token or password file: a regular file of at most 64 KiB, UTF-8, with a BOM and
+    surrounding whitespace stripped. A FIFO or device is refused without blocking on it.
+    Raises OSError when it cannot be read, SecretFileError when its content is unusable."""
+    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SecretFileError("is not a regular file")
+        chunks, size = [], 0
+        while chunk := os.read(fd, MAX_SECRET_FILE_BYTES + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_SECRET_FILE_BYTES:
+                raise SecretFileError(f"is larger than {MAX_SECRET_FILE_BYTES} bytes")
+    finally:
+        os.close(fd)
+    try:
+        text = b"".join(chunks).decode("utf-8").removeprefix("\ufeff").strip()
+    except UnicodeDecodeError:
+        raise SecretFileError("is not valid UTF-8") from None
+    if not text:
+        raise SecretFileError("is empty")
+    problem = secret_problem(text, header=header)
+    if problem:
+        raise SecretFileError(problem)
+    return text
+
+
+def read_secret(inline: Secret | None, file: Path | None, *, header: bool = False) -> str:
+    """The current secret: the inline value (checked at load), or the file's, read now."""
     if inline is not None:
         return inline.reveal()
-    assert file is not None
-    return file.read_text(encoding="utf-8").strip()
+    if file is None:
+        raise SecretFileError("is not configured")
+    return read_secret_file(file, header=header)

@@ -9,6 +9,7 @@ real deployment shows (status codes, HTML, hangs, truncated or huge bodies, rate
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import random
 import secrets
@@ -146,7 +147,9 @@ class FakeWorkspace:
     """One simulated workspace; tests change its fields to script what the server answers."""
 
     name: str
-    shape: str = "B"  # "A" (3.10-5.x), "B" (6.0+), "B-strings" (numbers as strings)
+    # "A" (3.10-5.x), "B" (6.0+), "B-strings" (numbers as strings), "B-ce" (6.0+ Community
+    # Edition or microservices: no links reported, every item connected: false, none local)
+    shape: str = "B"
     instances: list[FakeInstance] = field(default_factory=list)
     statistics: list[dict[str, Any]] = field(default_factory=list)  # storage order
     user_id: str = "exporterUserId001"
@@ -177,7 +180,9 @@ class FakeWorkspace:
         record = instance.record()
         status: dict[str, Any] = {"connected": instance.connected}
         element: dict[str, Any] = {}
-        if instance.connected:
+        if self.shape == "B-ce":
+            status = {"connected": False}
+        elif instance.connected:
             element["address"] = instance.host
             status["lastHeartbeatTime"] = 12 if instance.local else 611004
             status["local"] = instance.local
@@ -372,6 +377,24 @@ def reset_mid_body(prefix: bytes = b'{"instances": [') -> Handler:
     return _cut_short(prefix, None)
 
 
+def gzip_bomb(decompressed: int, *, declare_length: bool = True) -> Handler:
+    """A small gzip answer that inflates to `decompressed` bytes of JSON whitespace."""
+    body = gzip.compress(b"{}" + b" " * (decompressed - 2), compresslevel=9)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        if declare_length:
+            return web.Response(body=body, headers=headers)
+        response = web.StreamResponse(status=200, headers=headers)
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        await response.write(body)
+        await response.write_eof()
+        return response
+
+    return handler
+
+
 def endless(chunk: bytes = b" " * 65536, limit: int = 1 << 30) -> Handler:
     """A chunked body that goes on and on (up to `limit` bytes) - tests the size cap."""
 
@@ -395,7 +418,8 @@ def endless(chunk: bytes = b" " * 65536, limit: int = 1 << 30) -> Handler:
 
 
 def demo_workspaces() -> list[FakeWorkspace]:
-    """Four workspaces of different server versions; acme-prod has a disconnected instance."""
+    """Five workspaces of different server versions; acme-prod has a disconnected instance,
+    community is a Community Edition cluster (links not reported)."""
     now = time.time()
     day = 86400.0
     acme = FakeWorkspace(
@@ -459,7 +483,28 @@ def demo_workspaces() -> list[FakeWorkspace]:
         instances=[FakeInstance("ycQLn2XLy5PfPh9Zr", "10.0.1.11", local=True, cpus=2)],
         statistics=[make_statistics("3.10.5", now - 30 * day, 88, typo=True)],
     )
-    return [acme, staging, legacy, ancient]
+    community = FakeWorkspace(
+        name="community",
+        shape="B-ce",
+        instances=[
+            FakeInstance(
+                "9b0e6a4c-3f1d-4b8e-8a61-5c2f7d9e1a01",
+                "10.50.0.21",
+                local=True,
+                conns=96,
+                created_at=now - 3 * day,
+            ),
+            FakeInstance(
+                "1f4d2c88-7a9b-4e3c-b2d5-6e8f0a1b2c03",
+                "10.50.0.22",
+                conns=81,
+                created_at=now - 3 * day,
+            ),
+        ],
+        statistics=[make_statistics("7.11.0", now - 0.2 * day, 240)],
+        moving=True,
+    )
+    return [acme, staging, legacy, ancient, community]
 
 
 def config_for(

@@ -7,10 +7,12 @@ or as numeric strings; non-finite values are never produced.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 # Real clusters run a handful of instances, large ones a few dozen: an answer listing more is
 # hostile or broken, and would flood Prometheus with series.
@@ -19,6 +21,29 @@ MAX_INSTANCES = 1000
 
 class ParseError(ValueError):
     """The body does not have the shape the exporter understands."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def only_parse_errors(parse: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A parser's promise: whatever the body holds, it raises ParseError and nothing else.
+
+    The field readers below already turn odd values into "absent"; this is the net under them,
+    so that a body nobody thought of fails one poll with a clear reason instead of a traceback.
+    """
+
+    @functools.wraps(parse)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return parse(*args, **kwargs)
+        except ParseError:
+            raise
+        except (ValueError, TypeError, ArithmeticError, RecursionError, LookupError) as exc:
+            raise ParseError(f"unreadable answer ({type(exc).__name__})") from None
+
+    return guarded
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,25 @@ class Instance:
     connections: float | None
     start_time_seconds: float | None
     last_heartbeat_seconds: float | None
+
+
+@dataclass(frozen=True)
+class InstancesAnswer:
+    """One instances.get answer: its records, and whether it reported intra-cluster links.
+
+    Community Edition and microservices deployments answer in shape B with every item
+    `connected: false` and none `local: true`: the server did not look at links at all, so
+    `connected` is unknown there (None), not false.
+    """
+
+    items: tuple[Instance, ...]
+    links_reported: bool
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[Instance]:
+        return iter(self.items)
 
 
 @dataclass(frozen=True)
@@ -97,16 +141,26 @@ def number(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
+def clean(value: str) -> str:
+    """A string that is valid UTF-8: lone surrogates (legal in JSON, not in UTF-8) are written
+    as their escape text, so the status page and labels can encode it and distinct values stay
+    distinct."""
+    if value.isascii():
+        return value
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def text(value: Any, limit: int = 256) -> str:
     """A label-safe string: strings as they are (capped), numbers as their integer/float text."""
     if isinstance(value, str):
-        return value[:limit]
+        return clean(value[:limit])
     if isinstance(value, bool):
         return ""
     as_number = number(value)
     if as_number is None:
         return ""
-    return str(int(as_number)) if as_number.is_integer() else repr(as_number)
+    shown = str(int(as_number)) if as_number.is_integer() else repr(as_number)
+    return shown[:limit]
 
 
 def boolean(value: Any) -> bool | None:
@@ -122,17 +176,18 @@ def timestamp(value: Any) -> float | None:
     if isinstance(value, dict) and "$date" in value:
         inner = value["$date"]
         if isinstance(inner, int | float) and not isinstance(inner, bool):
-            return number(inner / 1000)
+            millis = number(inner)  # None for huge ints and non-finite floats
+            return None if millis is None else millis / 1000
         value = inner
     if not isinstance(value, str) or len(value) > 64:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    except (ValueError, OverflowError):  # unparsable, or a year the platform cannot place
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -149,7 +204,7 @@ def _instance(record: dict[str, Any], address: str, connected: bool | None) -> I
     loads: list[Any] = list(loadavg[:3]) if isinstance(loadavg, list) else []
     loads += [None] * (3 - len(loads))
     return Instance(
-        instance_id=record_id[:128],
+        instance_id=clean(record_id[:128]),
         host=text(extra.get("host")),
         port=text(extra.get("port")),
         name=text(record.get("name")),
@@ -174,13 +229,20 @@ def _instance(record: dict[str, Any], address: str, connected: bool | None) -> I
     )
 
 
-def _shape_b(element: dict[str, Any]) -> Instance:
+def _is_local(element: dict[str, Any]) -> bool:
+    """A shape-B item for the instance that answered (`currentStatus.local: true`)."""
+    return boolean(_dict(element.get("currentStatus")).get("local")) is True
+
+
+def _shape_b(element: dict[str, Any], links_reported: bool) -> Instance:
     """6.0+: {address?, currentStatus{connected, local?}, instanceRecord{...}}."""
     status = _dict(element.get("currentStatus"))
     record = element.get("instanceRecord")
     if not isinstance(record, dict):
         raise ParseError("an instances element has no instanceRecord object")
-    connected = True if boolean(status.get("local")) else boolean(status.get("connected"))
+    connected: bool | None = None
+    if links_reported:
+        connected = True if _is_local(element) else boolean(status.get("connected"))
     return _instance(record, text(element.get("address")), connected)
 
 
@@ -194,48 +256,65 @@ def _shape_a(element: dict[str, Any]) -> Instance:
     return _instance(element, text(connection.get("address")), boolean(status.get("connected")))
 
 
+def _check_count(count: int) -> None:
+    """The cardinality guard, whatever the shape."""
+    if count > MAX_INSTANCES:
+        raise ParseError(f"{count} instances listed, more than {MAX_INSTANCES}")
+
+
 def _pr_draft(instances: dict[str, Any]) -> list[Instance]:
     """The unreleased {current, connections} shape of PR #19955 - tolerated, never in a tag."""
-    result: list[Instance] = []
     current = _dict(instances.get("current")).get("instanceRecord")
-    for record in current if isinstance(current, list) else [current]:
-        if not isinstance(record, dict):
-            raise ParseError("instances.current.instanceRecord is not an object")
-        result.append(_instance(record, "", True))
+    records = current if isinstance(current, list) else [current]
     connections = instances.get("connections", [])
     if not isinstance(connections, list):
         raise ParseError("instances.connections is not a list")
+    _check_count(len(records) + len(connections))
+    result: list[Instance] = []
+    for record in records:
+        if not isinstance(record, dict):
+            raise ParseError("instances.current.instanceRecord is not an object")
+        result.append(_instance(record, "", True))
     for element in connections:
         if not isinstance(element, dict):
             raise ParseError("an instances connection is not an object")
-        result.append(_shape_b(element))
+        result.append(_shape_b(element, links_reported=True))
     return result
 
 
-def parse_instances(body: Any) -> tuple[Instance, ...]:
+def _listed(raw: list[Any]) -> tuple[list[Instance], bool]:
+    """Shape A or B items, and whether the answer reported links (see InstancesAnswer)."""
+    _check_count(len(raw))
+    if not all(isinstance(element, dict) for element in raw):
+        raise ParseError("an instances element is not an object")
+    is_b = ["instanceRecord" in e or "currentStatus" in e for e in raw]
+    links_reported = any(not b or _is_local(element) for element, b in zip(raw, is_b, strict=True))
+    parsed = [
+        _shape_b(element, links_reported) if b else _shape_a(element)
+        for element, b in zip(raw, is_b, strict=True)
+    ]
+    return parsed, links_reported
+
+
+@only_parse_errors
+def parse_instances(body: Any) -> InstancesAnswer:
     """All instances of an instances.get answer (shape A, shape B or the PR draft)."""
     if not isinstance(body, dict) or "instances" not in body:
         raise ParseError("answer has no 'instances' field")
     raw = body["instances"]
     if isinstance(raw, dict):
-        parsed = _pr_draft(raw)
+        parsed, links_reported = _pr_draft(raw), True
     elif isinstance(raw, list):
-        if len(raw) > MAX_INSTANCES:
-            raise ParseError(f"{len(raw)} instances listed, more than {MAX_INSTANCES}")
-        parsed = []
-        for element in raw:
-            if not isinstance(element, dict):
-                raise ParseError("an instances element is not an object")
-            is_b = "instanceRecord" in element or "currentStatus" in element
-            parsed.append(_shape_b(element) if is_b else _shape_a(element))
+        parsed, links_reported = _listed(raw)
     else:
         raise ParseError("'instances' is neither a list nor an object")
     unique: dict[str, Instance] = {}
     for instance in parsed:
         unique.setdefault(instance.instance_id, instance)  # a repeated _id would duplicate series
-    return tuple(unique.values())
+    return InstancesAnswer(tuple(unique.values()), links_reported)
 
 
+@only_parse_errors
 def parse_statistics_list(body: Any) -> Statistics | None:
     """The newest record of a statistics.list answer (by createdAt), or None if it holds none."""
     if not isinstance(body, dict) or not isinstance(body.get("statistics"), list):
@@ -249,6 +328,7 @@ def parse_statistics_list(body: Any) -> Statistics | None:
     return parse_statistics(newest)
 
 
+@only_parse_errors
 def parse_statistics(record: dict[str, Any]) -> Statistics:
     """One statistics record (IStats); every field is optional."""
     version = record.get("version")
@@ -256,7 +336,7 @@ def parse_statistics(record: dict[str, Any]) -> Statistics:
     if number(livechat) is None:
         livechat = record.get("totlalLivechat")  # servers up to 0.65 stored the typo
     return Statistics(
-        version=version[:64] if isinstance(version, str) else None,
+        version=clean(version[:64]) if isinstance(version, str) else None,
         created_at=timestamp(record.get("createdAt")),
         users=number(record.get("totalUsers")),
         active_users=number(record.get("activeUsers")),
@@ -289,12 +369,21 @@ class LoginResult:
     auth_token: str
 
 
+def header_safe(value: str) -> bool:
+    """Printable ASCII without spaces: what an X-User-Id or X-Auth-Token header can carry."""
+    return bool(value) and len(value) <= 4096 and all("!" <= c <= "~" for c in value)
+
+
+@only_parse_errors
 def parse_login(body: Any) -> LoginResult:
     """POST /api/v1/login success: {status: success, data: {userId, authToken}}."""
     data = _dict(body.get("data")) if isinstance(body, dict) else {}
     user_id, token = data.get("userId"), data.get("authToken")
     if not isinstance(user_id, str) or not isinstance(token, str) or not user_id or not token:
         raise ParseError("login answer has no data.userId/data.authToken")
+    if not header_safe(user_id) or not header_safe(token):
+        # a control character would be refused by every request (or split a header)
+        raise ParseError("login answer's userId/authToken is not printable ASCII")
     return LoginResult(user_id, token)
 
 

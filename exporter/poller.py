@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from .config import Config, WorkspaceConfig
-from .parse import Instance, ParseError, Statistics, parse_instances, parse_statistics_list
+from .parse import InstancesAnswer, ParseError, Statistics, parse_instances, parse_statistics_list
 from .rocketchat import (
     INSTANCES_PATH,
     STATISTICS_PARAMS,
@@ -139,18 +139,7 @@ class Poller:
         next_due = loop.time() + random.uniform(-interval / 2, interval / 2)
         schedule = self.schedules[(name, endpoint)]
         while True:
-            try:
-                await self.poll(name, endpoint)
-            except Exception as exc:  # a bug must not stop this loop nor leave stale series
-                log.exception("workspace %s: %s: internal error", name, endpoint)
-                self._failed(
-                    name,
-                    endpoint,
-                    PollError("invalid_response", f"internal error: {type(exc).__name__}"),
-                    time.time(),
-                    0.0,
-                    schedule,
-                )
+            await self.poll(name, endpoint)
             now = loop.time()
             next_due += interval
             if next_due < now:  # the poll overran: skip the missed ticks, keep the phase
@@ -160,15 +149,35 @@ class Poller:
             await asyncio.sleep(wait)
 
     async def poll(self, name: str, endpoint: str) -> None:
-        """One poll of one endpoint: request, parse, record success or failure."""
-        client = self.clients[name]
+        """One poll of one endpoint: request, parse, record success or failure. Never raises:
+        a bug fails this poll (its series go, the loop and the other workspaces go on)."""
         schedule = self.schedules[(name, endpoint)]
         started = time.time()
         t0 = time.perf_counter()
         try:
+            await self._poll(name, endpoint, schedule, started, t0)
+        except Exception as exc:
+            signature = f"internal:{type(exc).__name__}"
+            # the traceback once per kind of bug, not at every interval
+            log.log(
+                logging.ERROR if schedule.last_logged != signature else logging.DEBUG,
+                "workspace %s: %s: internal error, please report it",
+                name,
+                endpoint,
+                exc_info=True,
+            )
+            error = PollError("invalid_response", f"internal error: {type(exc).__name__}")
+            self._failed(name, endpoint, error, started, time.perf_counter() - t0, schedule)
+            schedule.last_logged = signature
+
+    async def _poll(
+        self, name: str, endpoint: str, schedule: _Schedule, started: float, t0: float
+    ) -> None:
+        client = self.clients[name]
+        try:
             if endpoint == INSTANCES:
                 response = await client.get(INSTANCES_PATH)
-                data: tuple[Instance, ...] | Statistics | None = parse_instances(response.body)
+                data: InstancesAnswer | Statistics | None = parse_instances(response.body)
             else:
                 response = await client.get(STATISTICS_PATH, STATISTICS_PARAMS)
                 data = parse_statistics_list(response.body)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import __version__
-from .parse import Instance, Statistics
+from .parse import Instance, InstancesAnswer, Statistics
 from .state import State, WorkspaceState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -37,6 +37,13 @@ def _families() -> list[Family]:
         ),
         ("rocketchat_instances", g, "Number of records in the latest instances.get answer."),
         (
+            "rocketchat_workspace_links_reported",
+            g,
+            "1 if the latest instances.get answer reported intra-cluster links (shape A, or "
+            "shape B with a local item); 0: Community Edition or microservices, where "
+            "rocketchat_instance_connected is unknown and therefore absent.",
+        ),
+        (
             "rocketchat_instance_info",
             g,
             "Rocket.Chat server process registered in the instances "
@@ -46,7 +53,8 @@ def _families() -> list[Family]:
             "rocketchat_instance_connected",
             g,
             "1 if the answering instance holds a live intra-cluster link to this instance "
-            "(currentStatus.connected; 1 for the answering instance).",
+            "(currentStatus.connected; 1 for the answering instance); absent when the server "
+            "does not report links (rocketchat_workspace_links_reported 0).",
         ),
         (
             "rocketchat_instance_cpus",
@@ -275,15 +283,23 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
 
 
 def _encoded(out: dict[str, list[str]]) -> dict[str, bytes]:
-    # lone surrogates (possible in JSON strings) cannot be UTF-8: they become "?"
-    return {name: "".join(lines).encode("utf-8", "replace") for name, lines in out.items() if lines}
+    # the parsers already escape lone surrogates (see parse.clean); this keeps that promise
+    # even for a string that did not pass through them, without merging distinct values
+    return {
+        name: "".join(lines).encode("utf-8", "backslashreplace")
+        for name, lines in out.items()
+        if lines
+    }
 
 
-def render_instances(name: str, instances: tuple[Instance, ...]) -> dict[str, bytes]:
+def render_instances(name: str, instances: InstancesAnswer) -> dict[str, bytes]:
     """The instances.get part of a workspace's samples, by family."""
     ws_label = f'workspace="{escape(name)}"'
     out: dict[str, list[str]] = {family: [] for family in _ORDER}
     out["rocketchat_instances"].append(f"rocketchat_instances{{{ws_label}}} {len(instances)}\n")
+    out["rocketchat_workspace_links_reported"].append(
+        f"rocketchat_workspace_links_reported{{{ws_label}}} {int(instances.links_reported)}\n"
+    )
     for instance in instances:
         _instance_lines(ws_label, instance, out)
     return _encoded(out)
@@ -377,7 +393,7 @@ def assemble(parts: list[bytes]) -> tuple[bytes, bytes]:
 class _DataParts:
     """A workspace's rendered data, kept while the parsed objects they came from are current."""
 
-    instances: tuple[Instance, ...] | None = None
+    instances: InstancesAnswer | None = None
     instance_samples: dict[str, bytes] = field(default_factory=dict)
     statistics: Statistics | None = None
     statistics_samples: dict[str, bytes] = field(default_factory=dict)
@@ -409,12 +425,14 @@ class Renderer:
         if parts.instances is not workspace.instances:
             parts.instances = workspace.instances
             parts.instance_samples = (
-                render_instances(name, workspace.instances) if workspace.instances else {}
+                {} if workspace.instances is None else render_instances(name, workspace.instances)
             )
         if parts.statistics is not workspace.statistics:
             parts.statistics = workspace.statistics
             parts.statistics_samples = (
-                render_statistics(name, workspace.statistics) if workspace.statistics else {}
+                {}
+                if workspace.statistics is None
+                else render_statistics(name, workspace.statistics)
             )
         fragment = {
             **parts.instance_samples,

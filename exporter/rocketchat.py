@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import ssl
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +21,7 @@ import aiohttp
 import yarl
 
 from . import __version__
-from .config import PasswordAuth, TokenAuth, WorkspaceConfig, read_secret
+from .config import PasswordAuth, SecretFileError, TokenAuth, WorkspaceConfig, read_secret
 from .parse import ParseError, error_code, parse_login
 from .units import backoff
 
@@ -64,21 +66,75 @@ class Response:
 
 
 def _reset_seconds(headers: Any) -> float | None:
-    """X-RateLimit-Reset is absolute Unix time in *milliseconds*."""
+    """X-RateLimit-Reset is absolute Unix time in *milliseconds*; nonsense counts as absent."""
     raw = headers.get("X-RateLimit-Reset")
+    if not isinstance(raw, str) or len(raw) > 32:
+        return None
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
-    return value / 1000.0 if value > 0 else None
+    return value / 1000.0 if math.isfinite(value) and value > 0 else None
 
 
 def _remaining(headers: Any) -> int | None:
+    """X-RateLimit-Remaining: a count of requests, so a non-negative integer or absent."""
     raw = headers.get("X-RateLimit-Remaining")
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
+    if not isinstance(raw, str) or len(raw) > 12 or not (raw.isascii() and raw.strip().isdigit()):
         return None
+    return int(raw)
+
+
+def _secret_problem(exc: OSError | SecretFileError) -> str:
+    """What is wrong with a secret file, without its name or content."""
+    if isinstance(exc, OSError):
+        return f"cannot be read: {exc.strerror or 'error'}"
+    return str(exc)
+
+
+class _Inflater:
+    """Undoes a Content-Encoding while counting the output against the size cap, so a small
+    compressed answer can never become a large body in memory (decompression bombs)."""
+
+    def __init__(self, encoding: str, path: str, limit: int) -> None:
+        self.path, self.limit, self.size = path, limit, 0
+        encoding = encoding.strip().lower()
+        if encoding in ("", "identity"):
+            self.zlib: Any = None
+        elif encoding in ("gzip", "x-gzip"):
+            self.zlib = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self.zlib = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)  # zlib or gzip header
+        else:
+            raise PollError(
+                "invalid_response",
+                f"{path}: answer in an unsupported Content-Encoding; check the server or proxy",
+            )
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self.zlib is None:
+            return self._count(chunk)
+        try:
+            out = self.zlib.decompress(chunk, self.limit - self.size + 1)
+            if self.zlib.unconsumed_tail:  # more output than the cap allows
+                self._count(out)
+                raise self._too_large()
+        except zlib.error:
+            raise PollError("invalid_response", f"{self.path}: corrupt compressed answer") from None
+        return self._count(out)
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise self._too_large()
+        return data
+
+    def _too_large(self) -> PollError:
+        return PollError(
+            "too_large",
+            f"{self.path}: answer larger than {self.limit} bytes (decompressed); raise "
+            "max_response_bytes if it is legitimate",
+        )
 
 
 def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext | bool:
@@ -144,10 +200,11 @@ class RocketChatClient:
             auth = self.workspace.auth
             if isinstance(auth, TokenAuth):
                 try:
-                    token = read_secret(auth.token, auth.token_file)
-                except OSError as exc:
+                    token = read_secret(auth.token, auth.token_file, header=True)
+                except (OSError, SecretFileError) as exc:
+                    self._token = ""  # read again at the next poll, when it may be fixed
                     raise PollError(
-                        "unauthorized", f"cannot read token_file: {exc.strerror or 'error'}"
+                        "unauthorized", f"token_file {_secret_problem(exc)}; fix it (it is re-read)"
                     ) from None
                 changed = token != self._token
                 self._user_id, self._token = auth.user_id, token
@@ -170,10 +227,10 @@ class RocketChatClient:
             )
         try:
             password = read_secret(auth.password, auth.password_file)
-        except OSError as exc:
+        except (OSError, SecretFileError) as exc:
             raise PollError(
                 "unauthorized",
-                f"cannot read password_file: {exc.strerror or 'error'}",
+                f"password_file {_secret_problem(exc)}; fix it (it is re-read at every login)",
                 source="skipped",
             ) from None
         started, t0 = time.time(), time.perf_counter()
@@ -222,7 +279,11 @@ class RocketChatClient:
         authenticated: bool,
     ) -> Response:
         url = self._url(path, params)
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",  # _Inflater undoes these, within the cap
+        }
         if authenticated:
             headers["X-User-Id"] = self._user_id
             headers["X-Auth-Token"] = self._token
@@ -284,7 +345,8 @@ class RocketChatClient:
         return url
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
-        """The body, refusing (without reading it all) anything over max_response_bytes."""
+        """The body, refusing (without reading it all) anything over max_response_bytes,
+        as received and as decompressed (the session does not decompress by itself)."""
         limit = self.max_response_bytes
         if resp.content_length is not None and resp.content_length > limit:
             raise PollError(
@@ -292,19 +354,13 @@ class RocketChatClient:
                 f"{path}: answer of {resp.content_length} bytes > {limit}; raise "
                 "max_response_bytes if it is legitimate",
             )
-        if resp.content_length is not None:
-            return await resp.read()  # the parser stops at the declared length
+        received = _Inflater("", path, limit)  # counts the bytes on the wire
+        inflater = _Inflater(resp.headers.get("Content-Encoding", ""), path, limit)
+        if inflater.zlib is None and resp.content_length is not None:
+            return await resp.read()  # plain and of a declared size within the cap
         chunks: list[bytes] = []
-        size = 0
         while chunk := await resp.content.read(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise PollError(
-                    "too_large",
-                    f"{path}: answer larger than {limit} bytes; raise max_response_bytes "
-                    "if it is legitimate",
-                )
-            chunks.append(chunk)
+            chunks.append(inflater.feed(received.feed(chunk)))
         return b"".join(chunks)
 
     def _interpret(self, path: str, status: int, headers: Any, raw: bytes) -> Response:
@@ -365,5 +421,5 @@ def new_session(max_concurrency: int) -> aiohttp.ClientSession:
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
         raise_for_status=False,
-        auto_decompress=True,
+        auto_decompress=False,  # RocketChatClient inflates within max_response_bytes
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .parse import Instance, Statistics
+from .parse import InstancesAnswer, Statistics
 
 INSTANCES = "instances.get"
 STATISTICS = "statistics.list"
@@ -33,7 +33,7 @@ class EndpointStatus:
 class WorkspaceState:
     name: str
     endpoints: tuple[str, ...]  # the enabled data endpoints
-    instances: tuple[Instance, ...] | None = None
+    instances: InstancesAnswer | None = None
     statistics: Statistics | None = None
     status: dict[str, EndpointStatus] = field(default_factory=dict)
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, reason)
@@ -90,14 +90,14 @@ class State:
         self,
         name: str,
         endpoint: str,
-        data: tuple[Instance, ...] | Statistics | None,
+        data: InstancesAnswer | Statistics | None,
         *,
         started: float,
         duration: float,
     ) -> None:
         workspace = self.workspaces[name]
         if endpoint == INSTANCES:
-            assert isinstance(data, tuple)
+            assert isinstance(data, InstancesAnswer)
             workspace.instances = data
         elif endpoint == STATISTICS:
             assert data is None or isinstance(data, Statistics)

@@ -157,18 +157,30 @@ def _when(seconds: float | None) -> str:
     return f"{moment} ({max(0, time.time() - seconds):.0f}s ago)"
 
 
+def _text(value: str) -> str:
+    """A string from a server or a client, made harmless: HTML-escaped and isolated as its own
+    bidirectional run, so right-to-left overrides cannot reorder the text around it."""
+    return f"<bdi>{html.escape(value)}</bdi>"
+
+
+def _instances_cell(workspace: WorkspaceState) -> str:
+    answer = workspace.instances
+    if answer is None:
+        return "-"
+    if not answer.links_reported:
+        return f"{len(answer)} instance(s); links not reported by this server"
+    connected = sum(1 for i in answer if i.connected)
+    cell = f"{connected}/{len(answer)} connected"
+    for instance in answer:
+        if instance.connected is False:
+            cell += f"; disconnected: {_text(f'{instance.host}:{instance.port}')}"
+    return cell
+
+
 def _row(workspace: WorkspaceState) -> str:
     up = workspace.up
     up_text = {True: "up", False: "DOWN", None: "pending"}[up]
     css = {True: "up", False: "down", None: "pending"}[up]
-    if workspace.instances is None:
-        instances = "-"
-    else:
-        connected = sum(1 for i in workspace.instances if i.connected)
-        instances = f"{connected}/{len(workspace.instances)} connected"
-        for instance in workspace.instances:
-            if instance.connected is False:
-                instances += f"; disconnected: {instance.host}:{instance.port}"
     version = workspace.statistics.version if workspace.statistics else None
     endpoints = []
     for endpoint, status in workspace.status.items():
@@ -177,7 +189,7 @@ def _row(workspace: WorkspaceState) -> str:
         duration = f"{status.duration_seconds:.3f}s" if status.duration_seconds else "-"
         error = (
             f'<span class="err">{html.escape(status.last_reason)}: '
-            f"{html.escape(status.last_error)}</span>"
+            f"{_text(status.last_error)}</span>"
             if not status.ok and status.last_error
             else "ok"
         )
@@ -186,8 +198,8 @@ def _row(workspace: WorkspaceState) -> str:
             f"took {duration}; {error}</li>"
         )
     return (
-        f'<tr><td>{html.escape(workspace.name)}</td><td class="{css}">{up_text}</td>'
-        f"<td>{html.escape(instances)}</td><td>{html.escape(version or '-')}</td>"
+        f'<tr><td>{_text(workspace.name)}</td><td class="{css}">{up_text}</td>'
+        f"<td>{_instances_cell(workspace)}</td><td>{_text(version or '-')}</td>"
         f"<td><ul>{''.join(endpoints) or '<li>not polled yet</li>'}</ul></td></tr>"
     )
 
@@ -211,4 +223,6 @@ vertical-align: top; text-align: left; }} ul {{ margin: 0; padding-left: 1.2em; 
 {rows}
 </table></body></html>
 """
-    return web.Response(text=page, content_type="text/html")
+    # backslashreplace: a string that escaped the parsers' cleaning still cannot fail the page
+    body = page.encode("utf-8", "backslashreplace")
+    return web.Response(body=body, content_type="text/html", charset="utf-8")

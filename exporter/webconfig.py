@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-import yaml
 from aiohttp import web
 
-from .config import ConfigError
+from .config import ConfigError, parse_yaml
 from .state import State
 
 UNPROTECTED_PATHS = frozenset({"/healthz"})
@@ -55,11 +54,12 @@ def load_web_config(path: str) -> WebConfig:
         problems.append(f"{path}: {where}: {message}")
 
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read web config: {exc.strerror or 'error'}"]) from None
-    except yaml.YAMLError:
-        raise ConfigError([f"{path}: (top level): invalid YAML"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: web config is not valid UTF-8"]) from None
+    raw = parse_yaml(text, path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -146,7 +146,9 @@ def instance_table() -> dict[str, Any]:
         "title": "Instances",
         "description": "Every registered server process. connected is the view of the instance "
         "that answered instances.get; a restart briefly shows the old record (disconnected) "
-        "next to the new one with the same host:port. version is the workspace's server version.",
+        "next to the new one with the same host:port; 'not reported' on Community Edition and "
+        "microservices, whose servers do not report cluster links. version is the workspace's "
+        "server version.",
         "datasource": DATASOURCE,
         "targets": [target(expr, ref=ref, format="table", instant=True) for ref, expr in queries],
         "transformations": [
@@ -185,7 +187,14 @@ def instance_table() -> dict[str, Any]:
                                         "0": {"text": "disconnected", "color": "red"},
                                         "1": {"text": "connected", "color": "green"},
                                     },
-                                }
+                                },
+                                {  # Community Edition, microservices: unknown, not down
+                                    "type": "special",
+                                    "options": {
+                                        "match": "null",
+                                        "result": {"text": "not reported", "color": "text"},
+                                    },
+                                },
                             ],
                         },
                         {"id": "custom.cellOptions", "value": {"type": "color-background"}},
@@ -241,7 +250,9 @@ def build() -> dict[str, Any]:
     layout.add(
         stat(
             "Connected instances",
-            "Instances the answering instance holds a live cluster link to (itself included).",
+            "Instances the answering instance holds a live cluster link to (itself included). "
+            "Community Edition and microservices do not report links: their instances count "
+            "neither here nor as disconnected (rocketchat_workspace_links_reported 0).",
             f"sum(rocketchat_instance_connected{sel})",
         ),
         w=4,

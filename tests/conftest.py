@@ -191,6 +191,14 @@ async def exporter_for() -> AsyncIterator[Any]:
         await run.exporter.stop()
 
 
+def with_auth(config: Config, name: str, auth: Any) -> Config:
+    """`config` with other credentials for workspace `name`."""
+    workspaces = tuple(
+        dataclasses.replace(w, auth=auth) if w.name == name else w for w in config.workspaces
+    )
+    return dataclasses.replace(config, workspaces=workspaces)
+
+
 def fast_config(server: FakeRocketChat, **overrides: Any) -> Config:
     """Short intervals so changes show within a fraction of a second."""
     options: dict[str, Any] = {"poll_interval": 0.2, "statistics_interval": 0.2, "timeout": 2.0}

@@ -17,6 +17,7 @@ INSTANCE_METRICS = [
 WORKSPACE_METRICS = [
     "rocketchat_up",
     "rocketchat_instances",
+    "rocketchat_workspace_links_reported",
     "rocketchat_workspace_info",
     "rocketchat_workspace_users",
     "rocketchat_workspace_active_users",
@@ -39,5 +40,41 @@ EXPORTER_METRICS = [
 ]
 ALL_METRICS = INSTANCE_METRICS + WORKSPACE_METRICS + EXPORTER_METRICS
 
-# Additions beyond CONTRACT.md, following its rules (issue: protect /metrics).
+# Rendered apart from the families of render.py (only when basic auth is on).
 ADDITIONS = ["rocketchat_exporter_http_auth_failures_total"]
+
+# Named by the contract for the collectors issue (#13) and not built yet: when one is built it
+# moves to the lists above, and the contract test fails until it does.
+NOT_YET = {
+    "rocketchat_exporter_collector_success",
+    "rocketchat_instance_database_healthy",
+    "rocketchat_instance_event_loop_lag_seconds",
+    "rocketchat_instance_healthy",
+    "rocketchat_instance_heap_usage_ratio",
+    "rocketchat_license_action_prevented",
+    "rocketchat_license_expiry_timestamp_seconds",
+    "rocketchat_license_limit",
+    "rocketchat_license_module_info",
+    "rocketchat_license_seats_max",
+    "rocketchat_license_seats_used",
+    "rocketchat_license_trial",
+    "rocketchat_license_usage",
+    "rocketchat_omnichannel_agents",
+    "rocketchat_omnichannel_chats",
+    "rocketchat_workspace_apps",
+    "rocketchat_workspace_connections_peak",
+    "rocketchat_workspace_deactivated_users",
+    "rocketchat_workspace_deployment_info",
+    "rocketchat_workspace_e2e_rooms",
+    "rocketchat_workspace_integrations",
+    "rocketchat_workspace_last_login_timestamp_seconds",
+    "rocketchat_workspace_last_message_timestamp_seconds",
+    "rocketchat_workspace_livechat_departments",
+    "rocketchat_workspace_livechat_rooms_placed_on_hold",
+    "rocketchat_workspace_migration_version",
+    "rocketchat_workspace_push_queue",
+    "rocketchat_workspace_statistic",
+    "rocketchat_workspace_threads",
+    "rocketchat_workspace_uncaught_exceptions",
+    "rocketchat_workspace_unique_users",
+}

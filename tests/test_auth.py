@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 
-from exporter.config import Config, PasswordAuth, Secret, TokenAuth
+from exporter.config import PasswordAuth, Secret, TokenAuth
 from exporter.demo import FakeRocketChat, endless, hang, reset_mid_body, respond, truncated
 
-from conftest import fast_config, fixture, poll_errors, value, wait_for
-
-
-def with_auth(config: Config, name: str, auth: Any) -> Config:
-    workspaces = tuple(
-        dataclasses.replace(w, auth=auth) if w.name == name else w for w in config.workspaces
-    )
-    return dataclasses.replace(config, workspaces=workspaces)
+from conftest import fast_config, fixture, poll_errors, value, wait_for, with_auth
 
 
 async def test_password_login_once_then_relogin_once_after_401(

@@ -31,7 +31,23 @@ def env(tmp_path: Path) -> dict[str, str]:
     token.write_text(f"  {SECRET_TOKEN}\n")
     empty = tmp_path / "empty"
     empty.write_text("\n")
-    return {"TOKEN_FILE": str(token), "EMPTY_FILE": str(empty), "RC_USER_ID": "u1"}
+    control = tmp_path / "control"
+    control.write_text("first-half\nsecond-half\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody ever writes to it: reading it would block forever
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\xff\xfe\x00password")
+    huge = tmp_path / "huge"
+    huge.write_text("x" * 70_000)
+    return {
+        "TOKEN_FILE": str(token),
+        "EMPTY_FILE": str(empty),
+        "CONTROL_FILE": str(control),
+        "FIFO_FILE": str(fifo),
+        "BINARY_FILE": str(binary),
+        "HUGE_FILE": str(huge),
+        "RC_USER_ID": "u1",
+    }
 
 
 def expected_lines(path: Path) -> list[str]:

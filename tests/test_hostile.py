@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.parse import ParseError, parse_instances, parse_statistics_list
+from exporter.parse import ParseError, parse_instances, parse_login, parse_statistics_list
+from exporter.poller import _paced
 from exporter.render import Renderer
+from exporter.rocketchat import _remaining, _reset_seconds
 from exporter.state import INSTANCES, STATISTICS, State
 
 from conftest import parse_exposition
@@ -17,15 +20,37 @@ from conftest import parse_exposition
 scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(),  # unbounded: JSON numbers have no size limit
+    st.integers(min_value=10**300, max_value=10**400) | st.integers(max_value=-(10**300)),
     st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1.7976931348623157e308, -1.7976931348623157e308, 5e-324]),
     st.text(max_size=20),
+    st.text(alphabet=st.characters(categories=["Cs", "Cf", "Cc"]), max_size=6),
     st.sampled_from(
-        ["NaN", "inf", "-inf", "1e400", "0x10", "3000", " 12 ", "true", "\\", '"', "\n"]
+        [
+            "NaN",
+            "inf",
+            "-inf",
+            "1e400",
+            "0x10",
+            "3000",
+            " 12 ",
+            "true",
+            "\\",
+            '"',
+            "\n",
+            "7\udfff",
+            "\u202eDOWN",
+            "9999-12-31T23:59:59-23:59",
+            "0001-01-01T00:00:00+14:00",
+            "2025-02-30T00:00:00Z",
+        ]
     ),
 )
+# MongoDB extended-JSON dates with anything inside
+dates = st.fixed_dictionaries({"$date": scalars})
 json_values = st.recursive(
-    scalars,
+    scalars | dates,
     lambda children: st.one_of(
         st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
     ),
@@ -67,6 +92,15 @@ record_like: Any = st.recursive(
     max_leaves=30,
 )
 stat_keys = ["createdAt", "version", "totalUsers", "onlineUsers", "totlalLivechat", "totalLivechat"]
+header_values = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.integers().map(str),
+    st.floats().map(str),
+    st.sampled_from(
+        ["-1", "0", " 5", "1e3", "nan", "inf", "-inf", "9" * 400, "+3", "٣", "²", "1_000"]
+    ),
+)
 stat_like = st.dictionaries(st.sampled_from(stat_keys), json_values, max_size=6)
 
 
@@ -89,7 +123,10 @@ def test_instances_parser_raises_only_parse_error_and_renders_valid_text(body: A
         check_numbers_finite(instance)
     state = State([("w", (INSTANCES,))])
     state.record_success("w", INSTANCES, instances, started=0.0, duration=0.1)
-    parse_exposition(Renderer(state).plain().decode())  # valid, no duplicate series
+    exposition = Renderer(state).plain().decode()  # strict UTF-8: no lone surrogate got through
+    parse_exposition(exposition)  # valid, no duplicate series
+    ids = [i.instance_id for i in instances]
+    assert len(set(ids)) == len(ids)
 
 
 @settings(max_examples=300, deadline=None)
@@ -105,3 +142,32 @@ def test_statistics_parser_raises_only_parse_error_and_renders_valid_text(body: 
     state = State([("w", (STATISTICS,))])
     state.record_success("w", STATISTICS, stats, started=0.0, duration=0.1)
     parse_exposition(Renderer(state).plain().decode())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(json_values, st.fixed_dictionaries({"data": json_values})))
+def test_login_parser_raises_only_parse_error_and_returns_header_safe_tokens(body: Any) -> None:
+    try:
+        result = parse_login(body)
+    except ParseError:
+        return
+    for token in (result.user_id, result.auth_token):
+        assert token.isascii() and token.isprintable() and " " not in token
+
+
+@settings(max_examples=400, deadline=None)
+@given(remaining=header_values, reset=header_values)
+def test_rate_limit_headers_never_raise_and_pacing_stays_bounded(
+    remaining: str | None, reset: str | None
+) -> None:
+    headers = {
+        k: v
+        for k, v in (("X-RateLimit-Remaining", remaining), ("X-RateLimit-Reset", reset))
+        if v is not None
+    }
+    left, reset_at = _remaining(headers), _reset_seconds(headers)
+    assert left is None or left >= 0
+    assert reset_at is None or (math.isfinite(reset_at) and reset_at > 0)
+    not_before = _paced(left, reset_at)
+    assert math.isfinite(not_before)
+    assert not_before <= time.time() + 3600 + 1

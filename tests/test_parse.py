@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
@@ -25,7 +26,7 @@ def ts(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def by_id(instances: tuple[Instance, ...]) -> dict[str, Instance]:
+def by_id(instances: Iterable[Instance]) -> dict[str, Instance]:
     return {i.instance_id: i for i in instances}
 
 
@@ -124,7 +125,9 @@ def test_restart_duplicates_of_host_port_stay_distinct_by_instance_id() -> None:
             },
         }
 
-    body = {"instances": [element("old-id", False), element("new-id", True)]}
+    answering = element("answering-id", True)
+    answering["currentStatus"] = {"connected": True, "local": True}
+    body = {"instances": [answering, element("old-id", False), element("new-id", True)]}
     parsed = by_id(parse_instances(body))
     assert parsed["old-id"].connected is False
     assert parsed["new-id"].connected is True
@@ -256,7 +259,7 @@ def test_login_answer_and_error_codes() -> None:
 
 def test_every_fixture_is_understood_by_exactly_the_parser_it_is_for() -> None:
     names = sorted(p.name for p in FIXTURES.glob("*.json"))
-    assert len(names) == 17
+    assert len(names) == 18
     for name in names:
         body = fixture(name)
         if name.startswith("instances-"):

@@ -30,7 +30,7 @@ def test_label_values_are_escaped_and_the_output_stays_valid() -> None:
     (info,) = series(samples, "rocketchat_instance_info", workspace="w1")
     assert info["instance_id"] == 'id"with\\quotes\nand newline'
     assert info["host"] == "höst-ü"
-    assert info["name"] == "rocket.chat ? lone surrogate"
+    assert info["name"] == "rocket.chat \\ud800 lone surrogate"  # escaped, not merged into "?"
     assert value(samples, "rocketchat_up", workspace="w1") == 1
     assert value(samples, "rocketchat_up", workspace="w2") is None  # statistics not polled yet
 
