@@ -29,6 +29,7 @@ MAX_CONFIG_BYTES = 64 * 1024 * 1024  # ~300 000 workspaces: far beyond a real fl
 MAX_STRING = MAX_SECRET_FILE_BYTES
 MAX_URL = 2048
 MAX_NAME = 200
+MAX_PROBLEMS = 100
 
 # libyaml's loader when PyYAML was built with it: ten times faster on a 1000-workspace config
 _YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -175,9 +176,14 @@ class _Loader:
 
     def error(self, path: str, message: str) -> None:
         """Record a problem, unless this field (or one inside it) already has its message."""
+        if len(self.problems) > MAX_PROBLEMS:  # a file of mistakes: the first ones suffice
+            return
         if path in self.env_failed or any(p.startswith(f"{path}.") for p in self.env_failed):
             return
-        self.problems.append(f"{self.filename}: {path}: {message}")
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(f"{self.filename}: {path}: {message}")
+        else:
+            self.problems.append(f"{self.filename}: more problems not shown; fix these first")
 
     def drop_nulls(self, value: Any, path: str) -> Any:
         """A key with no value (`token:`, `url: ~`) is a mistake, never "use the default":
@@ -534,6 +540,8 @@ def _yaml_problem(text: str) -> str:
     """Where and what, from the pure-Python parser (same wording whether libyaml exists)."""
     try:
         yaml.safe_load(text)
+    except RecursionError:
+        return "(top level): nested too deeply"
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(top level)"

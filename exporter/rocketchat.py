@@ -74,7 +74,8 @@ def _reset_seconds(headers: Any) -> float | None:
         value = float(raw)
     except ValueError:
         return None
-    return value / 1000.0 if math.isfinite(value) and value > 0 else None
+    seconds = value / 1000.0  # a tiny positive value underflows to 0.0: absent too
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _remaining(headers: Any) -> int | None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from hypothesis import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.config import Config
@@ -24,6 +26,12 @@ from exporter.daemon import Exporter
 from exporter.demo import FakeInstance, FakeRocketChat, FakeWorkspace, config_for, make_statistics
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# The suite must give the same verdict on every run: property tests replay a fixed set of
+# examples. HYPOTHESIS_PROFILE=explore searches new ones (do that when changing a parser).
+settings.register_profile("default", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=5000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 DEADLINE = 20.0  # generous: machines are shared; tests wait for conditions, never fixed sleeps
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from exporter.config import (
+    MAX_PROBLEMS,
     ConfigError,
     PasswordAuth,
     Secret,
@@ -203,3 +204,24 @@ def test_sizes_and_listen_addresses() -> None:
     assert parse_listen("[::1]:9877") == ("::1", 9877)
     with pytest.raises(ValueError):
         parse_listen("localhost:99999")
+
+
+def test_a_file_of_thousands_of_mistakes_reports_the_first_hundred_and_says_so(
+    tmp_path: Path,
+) -> None:
+    lines = ["workspaces:"] + [f"  - {{name: w{i}, url: 'not a url {i}'}}" for i in range(5000)]
+    path = tmp_path / "many.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    problems = caught.value.problems
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert problems[-1].endswith("more problems not shown; fix these first")
+
+
+def test_deeply_nested_yaml_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("workspaces: " + "[" * 200_000 + "]" * 200_000 + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert any("nested too deeply" in p for p in caught.value.problems), caught.value.problems

@@ -6,7 +6,7 @@ import math
 import time
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from exporter.parse import ParseError, parse_instances, parse_login, parse_statistics_list
@@ -157,6 +157,7 @@ def test_login_parser_raises_only_parse_error_and_returns_header_safe_tokens(bod
 
 @settings(max_examples=400, deadline=None)
 @given(remaining=header_values, reset=header_values)
+@example(remaining=None, reset="1E-321")  # positive, but 0.0 once in seconds
 def test_rate_limit_headers_never_raise_and_pacing_stays_bounded(
     remaining: str | None, reset: str | None
 ) -> None:
