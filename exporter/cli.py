@@ -65,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--web-config",
         metavar="FILE",
-        help="TLS and basic auth for the exporter's endpoints (exporter-toolkit format)",
+        help="TLS, basic auth, headers and rate limit for the exporter's endpoints "
+        "(exporter-toolkit format)",
+    )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="enable POST /-/reload (off by default; SIGHUP always reloads)",
     )
     parser.add_argument(
         "--shard",
@@ -139,23 +146,23 @@ async def _once(config: Config) -> int:
 
 
 async def _serve(
-    config: Config, web_config: WebConfig | None, path: str | None, overrides: Overrides
+    config: Config,
+    web_config: WebConfig | None,
+    path: str | None,
+    overrides: Overrides,
+    lifecycle: bool,
 ) -> int:
     exporter: Exporter
 
     async def reload() -> list[str]:
         """Re-read the config file; an invalid one is rejected and the old one keeps running."""
         assert path is not None
-        try:
-            new = overrides.apply(load_config(path))
-        except ConfigError as exc:
-            for problem in exc.problems:
-                log.error("reload rejected, keeping the running config: %s", problem)
-            return exc.problems
-        await exporter.reload(new)
-        return []
+        problems = await exporter.reload_from(lambda: overrides.apply(load_config(path)))
+        for problem in problems:
+            log.error("reload rejected, keeping the running config: %s", problem)
+        return problems
 
-    exporter = Exporter(config, web_config, reload if path else None)
+    exporter = Exporter(config, web_config, reload if path else None, lifecycle=lifecycle)
     try:
         await exporter.start()
     except OSError as exc:
@@ -200,7 +207,7 @@ async def _run(
     try:
         if args.once:
             return await _once(config)
-        return await _serve(config, web_config, args.config, overrides)
+        return await _serve(config, web_config, args.config, overrides, args.enable_lifecycle)
     finally:
         if fake is not None:
             await fake.stop()

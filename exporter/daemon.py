@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 
 from aiohttp import web
 
-from .config import Config
+from .config import Config, ConfigError
 from .poller import Poller, enabled_endpoints, new_state
 from .shard import assigned
 from .state import State
 from .web import Reloader, make_app
 from .webconfig import WebConfig
+from .webserver import (
+    HEADER_TIMEOUT,
+    BoundedSite,
+    BusyTracker,
+    connection_budget,
+    quiet_client_errors,
+    raise_fd_limit,
+)
 
 log = logging.getLogger("exporter")
 
@@ -25,27 +35,54 @@ class Exporter:
         config: Config,
         web_config: WebConfig | None = None,
         reloader: Reloader | None = None,
+        *,
+        lifecycle: bool = False,
+        header_timeout: float = HEADER_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
         self.config = assigned(config)
         self.web_config = web_config or WebConfig()
         self.reloader = reloader
+        self.lifecycle = lifecycle
+        self.header_timeout = header_timeout
+        self.max_connections = max_connections
         self.state: State = new_state(self.config)
         self.poller = Poller(self.config, self.state)
         self.runner: web.AppRunner | None = None
+        self.site: BoundedSite | None = None
         self.port = 0
+        # however many reloads arrive at once (SIGHUP, POST /-/reload), one runs at a time
+        self.reload_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Bind the web server first (fail fast on a busy port), then start polling."""
-        app = make_app(self.state, users=self.web_config.users, reload=self.reloader)
+        quiet_client_errors()
+        max_connections = self.max_connections or connection_budget(
+            raise_fd_limit(), self.config.max_concurrency
+        )
+        tracker = BusyTracker()
+        app = make_app(
+            self.state,
+            web_config=self.web_config,
+            reload=self.reloader,
+            lifecycle=self.lifecycle,
+            tracker=tracker,
+        )
         self.runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=0.5
+            app,
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=0.5,
+            keepalive_timeout=self.header_timeout,
         )
         await self.runner.setup()
-        site = web.TCPSite(
+        site = self.site = BoundedSite(
             self.runner,
             self.config.listen_host,
             self.config.listen_port,
             ssl_context=self.web_config.ssl_context,
+            max_connections=max_connections,
+            tracker=tracker,
         )
         try:
             await site.start()
@@ -70,6 +107,21 @@ class Exporter:
     async def reload(self, config: Config) -> None:
         """Apply a new, valid config: added workspaces start, removed ones stop and their series
         vanish, changed ones restart; unchanged ones keep their state and counters."""
+        async with self.reload_lock:
+            await self._apply(config)
+
+    async def reload_from(self, load: Callable[[], Config]) -> list[str]:
+        """Load a config in a worker thread (the loop keeps serving) and apply it, both under
+        the reload lock so the last file read is the one that runs; the problems, if invalid."""
+        async with self.reload_lock:
+            try:
+                config = await asyncio.to_thread(load)
+            except ConfigError as exc:
+                return exc.problems
+            await self._apply(config)
+            return []
+
+    async def _apply(self, config: Config) -> None:
         config = assigned(config)
         old = {w.name: w for w in self.config.workspaces}
         new = {w.name: w for w in config.workspaces}

@@ -26,7 +26,7 @@ from .rocketchat import (
     RocketChatClient,
     new_session,
 )
-from .state import INSTANCES, LOGIN, STATISTICS, State
+from .state import INSTANCES, LOGIN, STATISTICS, State, WorkspaceState
 from .units import backoff
 
 log = logging.getLogger("exporter.poller")
@@ -53,7 +53,11 @@ class _Schedule:
 
 
 class Poller:
-    """Polls the workspaces of a config; workspaces can be added and removed while running."""
+    """Polls the workspaces of a config; workspaces can be added and removed while running.
+
+    The poller is the single owner of the per-workspace tasks: adding a workspace that is
+    already polled replaces its tasks, and every write names the WorkspaceState its task was
+    started for, so nothing of a removed or replaced workspace reaches the state."""
 
     def __init__(self, config: Config, state: State) -> None:
         self.config = config
@@ -62,6 +66,7 @@ class Poller:
         self.session: aiohttp.ClientSession | None = None
         self.semaphore: asyncio.Semaphore | None = None
         self.tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self.owners: dict[str, WorkspaceState] = {}
         self.schedules: dict[tuple[str, str], _Schedule] = {}
 
     async def open(self) -> None:
@@ -72,12 +77,13 @@ class Poller:
 
     def _prepare(self, workspace: WorkspaceConfig) -> None:
         assert self.session is not None and self.semaphore is not None
+        owner = self.owners[workspace.name] = self.state.workspaces[workspace.name]
         self.clients[workspace.name] = RocketChatClient(
             self.session,
             self.semaphore,
             workspace,
             self.config.max_response_bytes,
-            on_login=functools.partial(self.state.record_login, workspace.name),
+            on_login=functools.partial(self.state.record_login, workspace.name, owner=owner),
         )
         for endpoint in enabled_endpoints(workspace):
             self.schedules[(workspace.name, endpoint)] = _Schedule()
@@ -101,7 +107,8 @@ class Poller:
             )
 
     async def add(self, workspace: WorkspaceConfig) -> None:
-        """Start polling a workspace (its state entry must exist)."""
+        """Start polling a workspace (its state entry must exist); replaces earlier tasks."""
+        await self.remove(workspace.name)
         self._prepare(workspace)
         self._start(workspace)
 
@@ -112,6 +119,7 @@ class Poller:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.clients.pop(name, None)
+        self.owners.pop(name, None)
         for key in [k for k in self.schedules if k[0] == name]:
             del self.schedules[key]
 
@@ -151,11 +159,14 @@ class Poller:
     async def poll(self, name: str, endpoint: str) -> None:
         """One poll of one endpoint: request, parse, record success or failure. Never raises:
         a bug fails this poll (its series go, the loop and the other workspaces go on)."""
-        schedule = self.schedules[(name, endpoint)]
+        schedule = self.schedules.get((name, endpoint))
+        owner = self.owners.get(name)
+        if schedule is None or owner is None:  # removed meanwhile
+            return
         started = time.time()
         t0 = time.perf_counter()
         try:
-            await self._poll(name, endpoint, schedule, started, t0)
+            await self._poll(name, endpoint, owner, schedule, started, t0)
         except Exception as exc:
             signature = f"internal:{type(exc).__name__}"
             # the traceback once per kind of bug, not at every interval
@@ -167,11 +178,17 @@ class Poller:
                 exc_info=True,
             )
             error = PollError("invalid_response", f"internal error: {type(exc).__name__}")
-            self._failed(name, endpoint, error, started, time.perf_counter() - t0, schedule)
+            self._failed(name, endpoint, owner, error, started, time.perf_counter() - t0, schedule)
             schedule.last_logged = signature
 
     async def _poll(
-        self, name: str, endpoint: str, schedule: _Schedule, started: float, t0: float
+        self,
+        name: str,
+        endpoint: str,
+        owner: WorkspaceState,
+        schedule: _Schedule,
+        started: float,
+        t0: float,
     ) -> None:
         client = self.clients[name]
         try:
@@ -190,10 +207,12 @@ class Poller:
                     f"{endpoint}: {exc}; is url a Rocket.Chat server (3.10 or later)?",
                 )
             )
-            self._failed(name, endpoint, error, started, time.perf_counter() - t0, schedule)
+            self._failed(name, endpoint, owner, error, started, time.perf_counter() - t0, schedule)
             return
         duration = time.perf_counter() - t0
-        self.state.record_success(name, endpoint, data, started=started, duration=duration)
+        self.state.record_success(
+            name, endpoint, data, started=started, duration=duration, owner=owner
+        )
         schedule.backoff_steps = 0
         schedule.not_before = _paced(response.rate_remaining, response.rate_reset)
         if schedule.last_logged:
@@ -204,6 +223,7 @@ class Poller:
         self,
         name: str,
         endpoint: str,
+        owner: WorkspaceState,
         error: PollError,
         started: float,
         duration: float,
@@ -218,6 +238,7 @@ class Poller:
             started=started,
             duration=duration,
             count_under=count_under,
+            owner=owner,
         )
         if error.reason == "rate_limited":
             if error.retry_at is not None:

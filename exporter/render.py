@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import platform
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -410,6 +411,7 @@ class Renderer:
         self._generation = -1
         self._plain = b""
         self._gzip: bytes | None = None
+        self.last_render_seconds = 0.0  # work of the last snapshot_async, without its pauses
 
     def _current(self, name: str, workspace: WorkspaceState) -> dict[str, bytes] | None:
         """The cached samples of the workspace, if nothing changed since they were rendered."""
@@ -465,15 +467,20 @@ class Renderer:
         generation = self.state.generation
         fragments = []
         rendered = 0
+        spent, segment = 0.0, time.perf_counter()
         for name, workspace in list(self.state.workspaces.items()):
             fragment = self._current(name, workspace)
             if fragment is None:
                 fragment = self._render(name, workspace)
                 rendered += 1
                 if rendered % batch == 0:
+                    spent += time.perf_counter() - segment
                     await asyncio.sleep(0)
+                    segment = time.perf_counter()
             fragments.append(fragment)
-        return generation, self._parts_for(fragments)
+        parts = self._parts_for(fragments)
+        self.last_render_seconds = spent + time.perf_counter() - segment
+        return generation, parts
 
     def plain(self) -> bytes:
         """The current exposition, rendered now if anything changed."""

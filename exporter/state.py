@@ -6,6 +6,7 @@ Every change bumps a version so the renderer knows what to re-render.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -59,32 +60,55 @@ class WorkspaceState:
 
 
 class State:
-    """All workspaces; `generation` changes whenever anything in any workspace changes."""
+    """All workspaces; `generation` changes whenever anything in any workspace changes, and
+    `changed` is set then (the publisher waits on it instead of polling).
+
+    Writers pass the WorkspaceState they were started for as `owner`: a poller of a workspace
+    that was removed or replaced since (a reload) then writes nothing."""
 
     def __init__(self, workspaces: list[tuple[str, tuple[str, ...]]]) -> None:
-        self.workspaces: dict[str, WorkspaceState] = {
-            name: WorkspaceState(name, endpoints) for name, endpoints in workspaces
-        }
+        self.workspaces: dict[str, WorkspaceState] = {}
+        self._unready: set[str] = set()  # workspaces whose first poll of some endpoint is due
         self.generation = 0
+        self.changed = asyncio.Event()
         self.auth_failures: int | None = None  # None: basic auth of /metrics is off
+        for name, endpoints in workspaces:
+            self.add(name, endpoints)
 
-    def add(self, name: str, endpoints: tuple[str, ...]) -> None:
-        """A new (or restarted) workspace: fresh data and counters."""
-        self.workspaces[name] = WorkspaceState(name, endpoints)
+    def _bump(self) -> None:
         self.generation += 1
+        self.changed.set()
+
+    def add(self, name: str, endpoints: tuple[str, ...]) -> WorkspaceState:
+        """A new (or restarted) workspace: fresh data and counters."""
+        workspace = self.workspaces[name] = WorkspaceState(name, endpoints)
+        if not workspace.attempted_all:
+            self._unready.add(name)
+        self._bump()
+        return workspace
 
     def remove(self, name: str) -> None:
         """A workspace no longer configured: all its series go."""
+        self._unready.discard(name)
         if self.workspaces.pop(name, None) is not None:
-            self.generation += 1
+            self._bump()
 
     def record_auth_failure(self) -> None:
         self.auth_failures = (self.auth_failures or 0) + 1
-        self.generation += 1
+        self._bump()
+
+    def _owned(self, name: str, owner: WorkspaceState | None) -> WorkspaceState | None:
+        """The workspace to write to; None when the writer's workspace is gone or replaced."""
+        workspace = self.workspaces.get(name)
+        if workspace is None or (owner is not None and workspace is not owner):
+            return None
+        return workspace
 
     def _touch(self, workspace: WorkspaceState) -> None:
         workspace.version += 1
-        self.generation += 1
+        if workspace.name in self._unready and workspace.attempted_all:
+            self._unready.discard(workspace.name)
+        self._bump()
 
     def record_success(
         self,
@@ -94,8 +118,11 @@ class State:
         *,
         started: float,
         duration: float,
+        owner: WorkspaceState | None = None,
     ) -> None:
-        workspace = self.workspaces[name]
+        workspace = self._owned(name, owner)
+        if workspace is None:
+            return
         if endpoint == INSTANCES:
             assert isinstance(data, InstancesAnswer)
             workspace.instances = data
@@ -119,9 +146,12 @@ class State:
         started: float,
         duration: float,
         count_under: str | None,
+        owner: WorkspaceState | None = None,
     ) -> None:
         """A failed poll: drop the endpoint's data; count the error under `count_under`."""
-        workspace = self.workspaces[name]
+        workspace = self._owned(name, owner)
+        if workspace is None:
+            return
         if endpoint == INSTANCES:
             workspace.instances = None
         elif endpoint == STATISTICS:
@@ -137,9 +167,18 @@ class State:
             workspace.errors[(count_under, reason)] += 1
         self._touch(workspace)
 
-    def record_login(self, name: str, ok: bool, started: float, duration: float) -> None:
+    def record_login(
+        self,
+        name: str,
+        ok: bool,
+        started: float,
+        duration: float,
+        owner: WorkspaceState | None = None,
+    ) -> None:
         """Bookkeeping of a login attempt (its errors are counted by record_failure)."""
-        workspace = self.workspaces[name]
+        workspace = self._owned(name, owner)
+        if workspace is None:
+            return
         status = workspace.status[LOGIN]
         status.attempted = True
         status.ok = ok
@@ -151,4 +190,6 @@ class State:
 
     @property
     def ready(self) -> bool:
-        return all(w.attempted_all for w in self.workspaces.values())
+        """Every workspace has had its first poll of every endpoint (kept up incrementally:
+        the publisher asks at every change)."""
+        return not self._unready

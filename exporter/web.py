@@ -11,6 +11,7 @@ import html
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -18,7 +19,9 @@ from aiohttp import web
 from . import __version__
 from .render import CONTENT_TYPE, Renderer, assemble
 from .state import State, WorkspaceState
-from .webconfig import BasicAuthGuard
+from .webconfig import WebConfig
+from .webguard import BasicAuthGuard, add_headers, middlewares
+from .webserver import BusyTracker
 
 log = logging.getLogger("exporter.web")
 
@@ -26,10 +29,12 @@ log = logging.getLogger("exporter.web")
 class Publisher:
     """Holds the latest rendered exposition, plain and gzipped.
 
-    A background task re-renders after changes, at most every max(50 ms, 5x the last render
-    time), with the join and gzip in a worker thread: a scrape only sends ready bytes, so it
-    costs the same whether a thousand polls are landing or none. The price: what a scrape sees
-    can lag the latest poll by one render interval (well under a second at 1000 workspaces).
+    A background task waits for the state to change, then re-renders, at most every
+    max(50 ms, 5x the CPU the last render took), with the join and gzip in its own worker
+    thread: a scrape only sends ready bytes, so it costs the same whether a thousand polls are
+    landing or none, and no other work (bcrypt checks, config loads) can queue in front of it.
+    The price: what a scrape sees can lag the latest poll by one render interval (well under
+    a second at 1000 workspaces).
     """
 
     MIN_INTERVAL = 0.05
@@ -41,6 +46,7 @@ class Publisher:
         self.plain = b""
         self.gzip = b""
         self.complete = False  # the published exposition holds every workspace's first poll
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
 
     def publish_now(self) -> None:
         complete = self.state.ready
@@ -48,27 +54,48 @@ class Publisher:
         self.plain, self.gzip = assemble(parts)
         self.generation, self.complete = generation, complete
 
+    async def render(self) -> float:
+        """Render and publish once; returns the CPU seconds it took (not time spent waiting)."""
+        complete = self.state.ready
+        generation, parts = await self.renderer.snapshot_async()
+        loop = asyncio.get_running_loop()
+        plain, gzipped, worker_cpu = await loop.run_in_executor(self._executor, _assemble, parts)
+        self.plain, self.gzip, self.generation = plain, gzipped, generation
+        self.complete = self.complete or complete
+        return self.renderer.last_render_seconds + worker_cpu
+
     async def run(self) -> None:
+        changed = self.state.changed
         while True:
-            cost = 0.0
-            if self.state.generation != self.generation:
-                started = time.perf_counter()
-                complete = self.state.ready
-                try:
-                    generation, parts = await self.renderer.snapshot_async()
-                    plain, gzipped = await asyncio.to_thread(assemble, parts)
-                except Exception:  # a bug must not freeze /metrics on old values forever
-                    log.exception("rendering the exposition failed")
-                    self.plain, self.gzip = assemble([])
-                    await asyncio.sleep(1)
-                    continue
-                self.plain, self.gzip, self.generation = plain, gzipped, generation
-                self.complete = self.complete or complete
-                cost = time.perf_counter() - started
-            # pause in short steps: the moment every first poll is in, publish it (for /ready)
-            resume = time.perf_counter() + max(self.MIN_INTERVAL, 5 * cost)
-            while time.perf_counter() < resume and (self.complete or not self.state.ready):  # noqa: ASYNC110
-                await asyncio.sleep(self.MIN_INTERVAL)
+            if self.state.generation == self.generation:
+                changed.clear()
+                await changed.wait()
+            try:
+                cost = await self.render()
+            except Exception:  # a bug must not freeze /metrics on old values forever
+                log.exception("rendering the exposition failed")
+                self.plain, self.gzip = assemble([])
+                await asyncio.sleep(1)
+                continue
+            pause_until = time.monotonic() + max(self.MIN_INTERVAL, 5 * cost)
+            while (left := pause_until - time.monotonic()) > 0:
+                if self.complete:
+                    await asyncio.sleep(left)
+                    break
+                if self.state.ready:  # the first complete exposition goes out at once (/ready)
+                    break
+                changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), left)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _assemble(parts: list[bytes]) -> tuple[bytes, bytes, float]:
+    started = time.thread_time()
+    plain, gzipped = assemble(parts)
+    return plain, gzipped, time.thread_time() - started
 
 
 STATE_KEY = web.AppKey("state", State)
@@ -76,32 +103,50 @@ PUBLISHER_KEY = web.AppKey("publisher", Publisher)
 
 
 async def _publishing(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(app[PUBLISHER_KEY].run(), name="render exposition")
+    publisher = app[PUBLISHER_KEY]
+    task = asyncio.create_task(publisher.run(), name="render exposition")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    publisher.close()
+    guard = app.get(GUARD_KEY)
+    if guard is not None:
+        guard.close()
 
 
 Reloader = Callable[[], Awaitable[list[str]]]
 RELOAD_KEY: web.AppKey[Reloader] = web.AppKey("reload")
 
 
+GUARD_KEY = web.AppKey("guard", BasicAuthGuard)
+
+
 def make_app(
     state: State,
     *,
-    users: dict[str, bytes] | None = None,
+    web_config: WebConfig | None = None,
     reload: Reloader | None = None,
+    lifecycle: bool = False,
+    tracker: BusyTracker | None = None,
 ) -> web.Application:
-    """The exporter's HTTP application; with `users`, basic auth guards all but /healthz."""
-    middlewares = [BasicAuthGuard(users, state).middleware] if users else []
-    app = web.Application(middlewares=middlewares)
+    """The exporter's HTTP application. `web_config` adds its rate limit, client SAN check,
+    basic auth (all but /healthz) and headers; POST /-/reload exists only with `lifecycle`."""
+    chain, guard = middlewares(web_config or WebConfig(), state)
+    if tracker is not None:
+        chain.insert(0, tracker.middleware)
+    app = web.Application(middlewares=chain)
     app[STATE_KEY] = state
     app[PUBLISHER_KEY] = Publisher(state)
+    if guard is not None:
+        app[GUARD_KEY] = guard
+    if web_config is not None and web_config.headers:
+        app.on_response_prepare.append(add_headers(web_config.headers))
     if reload is not None:
         app[RELOAD_KEY] = reload
     app.cleanup_ctx.append(_publishing)
-    app.router.add_post("/-/reload", reload_config)
+    if lifecycle:
+        app.router.add_post("/-/reload", reload_config)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", status_page)
     app.router.add_get("/healthz", healthz)

@@ -1,49 +1,55 @@
-"""--web-config: TLS and basic auth for the exporter's own endpoints.
+"""--web-config: TLS, basic auth, headers and rate limit for the exporter's own endpoints.
 
-The file format is the Prometheus exporter-toolkit's web configuration, so operators can reuse the
-files they have for node_exporter:
+The file format and its semantics are the Prometheus exporter-toolkit's, so operators can reuse
+the files they have for node_exporter (README, "Parity with exporter-toolkit"):
 
-    tls_server_config: {cert_file, key_file, client_ca_file, client_auth_type, min_version}
+    tls_server_config: see tlsconfig.py
+    http_server_config: {http2, headers}
     basic_auth_users: {name: bcrypt hash}
+    rate_limit: {interval, burst}
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import secrets
+import re
 import ssl
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import bcrypt
-from aiohttp import web
-
 from .config import ConfigError, parse_yaml
-from .state import State
+from .tlsconfig import build_context, join_dir, tls_enabled
+from .units import parse_duration
 
-UNPROTECTED_PATHS = frozenset({"/healthz"})
-REALM = "rocketchat-exporter"
-_TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
+TOP_KEYS = ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit")
+# exporter-toolkit's extraHTTPHeaders: the only headers it lets a config add, and their values
+EXTRA_HEADERS: dict[str, tuple[str, ...]] = {
+    "Strict-Transport-Security": (),
+    "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": (),
+    "Content-Security-Policy": (),
 }
-_CLIENT_AUTH = {
-    "NoClientCert": ssl.CERT_NONE,
-    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
-    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
-}
+# bcrypt as Go's bcrypt.Cost accepts it: $2a$/$2b$/$2y$, cost 04-31, 53 characters of salt+hash
+_BCRYPT = re.compile(r"\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}")
+MAX_WEB_CONFIG_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A token bucket over all requests: one token every `interval`, at most `burst` stored."""
+
+    interval: float
+    burst: int
 
 
 @dataclass(frozen=True)
 class WebConfig:
     ssl_context: ssl.SSLContext | None = None
     users: dict[str, bytes] = field(default_factory=dict)  # name -> bcrypt hash
+    headers: dict[str, str] = field(default_factory=dict)
+    rate_limit: RateLimit | None = None
+    allowed_sans: tuple[str, ...] | None = None  # client certificate SANs, any one suffices
 
 
 def load_web_config(path: str) -> WebConfig:
@@ -54,9 +60,13 @@ def load_web_config(path: str) -> WebConfig:
         problems.append(f"{path}: {where}: {message}")
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()[: MAX_WEB_CONFIG_BYTES + 1]
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read web config: {exc.strerror or 'error'}"]) from None
+    if len(data) > MAX_WEB_CONFIG_BYTES:
+        raise ConfigError([f"{path}: web config larger than 1 MiB"])
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: web config is not valid UTF-8"]) from None
     raw = parse_yaml(text, path)
@@ -65,144 +75,108 @@ def load_web_config(path: str) -> WebConfig:
     if not isinstance(raw, dict):
         raise ConfigError([f"{path}: (top level): must be a mapping"])
     for key in raw:
-        if key not in ("tls_server_config", "basic_auth_users", "http_server_config"):
-            error(str(key), "unknown key (allowed: basic_auth_users, tls_server_config)")
-    context = _tls(raw.get("tls_server_config"), error)
-    users: dict[str, bytes] = {}
-    raw_users = raw.get("basic_auth_users") or {}
-    if not isinstance(raw_users, dict):
-        error("basic_auth_users", "must be a mapping of user name to bcrypt hash")
-        raw_users = {}
-    for name, hashed in raw_users.items():
-        where = f"basic_auth_users.{name}"
-        if not isinstance(hashed, str) or not hashed.startswith(("$2a$", "$2b$", "$2y$")):
-            error(where, "must be a bcrypt hash ($2a$, $2b$ or $2y$...)")
-            continue
-        users[str(name)] = hashed.encode()
+        if key not in TOP_KEYS:
+            error(str(key), f"unknown key (allowed: {', '.join(TOP_KEYS)})")
+    http2, headers = _http_server_config(_mapping(raw, "http_server_config", error), error)
+    tls = _mapping(raw, "tls_server_config", error)
+    context = None
+    if tls_enabled(tls):
+        directory = Path(path).parent
+        for key in ("cert_file", "key_file", "client_ca_file"):
+            if key in tls:
+                tls[key] = join_dir(directory, tls[key])
+        context = build_context(tls, http2, error)
+    elif tls.get("client_allowed_sans") is not None:
+        error("tls_server_config.client_allowed_sans", "needs TLS (cert_file and key_file)")
+    sans = tls.get("client_allowed_sans")
+    config = WebConfig(
+        ssl_context=context,
+        users=_users(raw.get("basic_auth_users"), error),
+        headers=headers,
+        rate_limit=_rate_limit(_mapping(raw, "rate_limit", error), error),
+        allowed_sans=tuple(sans) if isinstance(sans, list) else None,
+    )
     if problems:
         raise ConfigError(problems)
-    return WebConfig(ssl_context=context, users=users)
+    return config
 
 
-def _tls(raw: Any, error: Callable[[str, str], None]) -> ssl.SSLContext | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, dict):
-        error("tls_server_config", "must be a mapping")
-        return None
-    allowed = {
-        "cert_file",
-        "key_file",
-        "client_ca_file",
-        "client_auth_type",
-        "min_version",
-        "max_version",
-        "cipher_suites",
-        "prefer_server_cipher_suites",
-        "curve_preferences",
-    }
+def _mapping(raw: dict[str, Any], key: str, error: Any) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        error(key, "must be a mapping")
+        return {}
+    return dict(value)
+
+
+def _http_server_config(raw: dict[str, Any], error: Any) -> tuple[bool, dict[str, str]]:
+    where = "http_server_config"
     for key in raw:
-        if key not in allowed:
-            error(f"tls_server_config.{key}", "unknown key")
-    cert, key = raw.get("cert_file"), raw.get("key_file")
-    if not cert or not key:
-        error("tls_server_config", "cert_file and key_file are required")
+        if key not in ("http2", "headers"):
+            error(f"{where}.{key}", "unknown key (allowed: http2, headers)")
+    http2 = raw.get("http2", True)
+    if not isinstance(http2, bool):
+        error(f"{where}.http2", "must be true or false")
+        http2 = True
+    headers: dict[str, str] = {}
+    given = raw.get("headers") or {}
+    if not isinstance(given, dict):
+        error(f"{where}.headers", "must be a mapping of header name to value")
+        return http2, headers
+    for name, value in given.items():
+        if isinstance(value, bool):  # YAML scalars read as strings, as Go's decoder does
+            value = "true" if value else "false"
+        elif isinstance(value, int | float):
+            value = str(value)
+        allowed = EXTRA_HEADERS.get(name) if isinstance(name, str) else None
+        if allowed is None:
+            error(f"{where}.headers", f'HTTP header "{name}" can not be configured')
+        elif not isinstance(value, str) or not (value.isascii() and value.isprintable()):
+            error(f"{where}.headers.{name}", "must be printable ASCII text on one line")
+        elif allowed and value not in allowed:
+            error(
+                f"{where}.headers.{name}",
+                f"invalid value for {name}. Expected one of: {list(allowed)}, but got: {value!r}",
+            )
+        else:
+            headers[name] = value
+    return http2, headers
+
+
+def _users(raw: Any, error: Any) -> dict[str, bytes]:
+    users: dict[str, bytes] = {}
+    if raw is None:
+        return users
+    if not isinstance(raw, dict):
+        error("basic_auth_users", "must be a mapping of user name to bcrypt hash")
+        return users
+    for name, hashed in raw.items():
+        where = f"basic_auth_users.{name}"
+        match = _BCRYPT.fullmatch(hashed) if isinstance(hashed, str) else None
+        if match is None:
+            error(where, "must be a bcrypt hash ($2a$, $2b$ or $2y$, cost, 53 characters)")
+        elif not 4 <= int(match.group(1)) <= 31:
+            error(where, f"bcrypt cost {match.group(1)} is outside 4-31")
+        else:
+            users[str(name)] = hashed.encode()
+    return users
+
+
+def _rate_limit(raw: dict[str, Any], error: Any) -> RateLimit | None:
+    for key in raw:
+        if key not in ("interval", "burst"):
+            error(f"rate_limit.{key}", "unknown key (allowed: interval, burst)")
+    interval, burst = raw.get("interval"), raw.get("burst", 0)
+    if interval in (None, 0, "0", "0s"):  # as the toolkit: no interval, no limiter
         return None
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        context.load_cert_chain(str(cert), str(key))
-    except (OSError, ssl.SSLError) as exc:
-        error("tls_server_config.cert_file", f"cannot load certificate and key: {exc}")
+        seconds = parse_duration(interval)
+    except ValueError as exc:
+        error("rate_limit.interval", str(exc))
         return None
-    for option in ("min_version", "max_version"):
-        if option in raw:
-            version = _TLS_VERSIONS.get(str(raw[option]))
-            if version is None:
-                error(f"tls_server_config.{option}", f"one of {', '.join(_TLS_VERSIONS)}")
-            elif option == "min_version":
-                context.minimum_version = version
-            else:
-                context.maximum_version = version
-    auth_type = raw.get("client_auth_type", "NoClientCert")
-    ca_file = raw.get("client_ca_file")
-    if auth_type not in _CLIENT_AUTH:
-        error(
-            "tls_server_config.client_auth_type",
-            f"one of {', '.join(_CLIENT_AUTH)} (RequestClientCert and RequireAnyClientCert "
-            "are not supported)",
-        )
-        return context
-    if ca_file:
-        try:
-            context.load_verify_locations(cafile=str(ca_file))
-        except (OSError, ssl.SSLError) as exc:
-            error("tls_server_config.client_ca_file", f"cannot load: {exc}")
-    elif auth_type != "NoClientCert":
-        error("tls_server_config.client_ca_file", f"is required with {auth_type}")
-    context.verify_mode = _CLIENT_AUTH[auth_type]
-    return context
-
-
-def parse_basic_auth(header: str) -> tuple[str, str] | None:
-    """(user, password) from an `Authorization: Basic ...` header, None if there is none."""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded:
+    if isinstance(burst, bool) or not isinstance(burst, int) or burst < 0:
+        error("rate_limit.burst", "must be a whole number, 0 or more")
         return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
-
-
-class BasicAuthGuard:
-    """Checks basic auth on every path but /healthz; failures are counted.
-
-    bcrypt is slow on purpose (tens of milliseconds); checks run in a worker thread, and a
-    successful (user, password) pair is remembered by its SHA-256 so a scrape every few seconds
-    does not pay for bcrypt every time.
-    """
-
-    def __init__(self, users: dict[str, bytes], state: State) -> None:
-        self.users = users
-        self.state = state
-        state.auth_failures = 0
-        self._verified: set[bytes] = set()
-        # a hash of a random password with the users' cost: checked for unknown names, so a
-        # wrong name costs as much time as a wrong password and timing reveals no user names
-        rounds = int(next(iter(users.values())).split(b"$")[2]) if users else 10
-        self._dummy = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=rounds))
-
-    def _check(self, name: str, password: str) -> bool:
-        key = hashlib.sha256(f"{name}\0{password}".encode()).digest()
-        if key in self._verified:
-            return True
-        hashed = self.users.get(name)
-        try:
-            ok = bcrypt.checkpw(password.encode(), hashed or self._dummy)
-        except ValueError:
-            ok = False
-        ok = ok and hashed is not None
-        if ok:
-            self._verified.add(key)
-        return ok
-
-    async def allowed(self, request: web.Request) -> bool:
-        credentials = parse_basic_auth(request.headers.get("Authorization", ""))
-        if credentials is None:
-            return False
-        return await asyncio.to_thread(self._check, *credentials)
-
-    @web.middleware
-    async def middleware(
-        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
-        if request.path in UNPROTECTED_PATHS or await self.allowed(request):
-            return await handler(request)
-        self.state.record_auth_failure()
-        return web.Response(
-            status=401,
-            text="401 Unauthorized\n",
-            headers={"WWW-Authenticate": f'Basic realm="{REALM}", charset="UTF-8"'},
-        )
+    return RateLimit(seconds, burst)

@@ -185,9 +185,10 @@ async def exporter_for() -> AsyncIterator[Any]:
     """Factory: start an exporter for a Config on a free loopback port; stopped at teardown."""
     runs: list[Running] = []
 
-    async def start(config: Config) -> Running:
+    async def start(config: Config, *args: Any, **kwargs: Any) -> Running:
+        """Extra arguments go to Exporter (web_config, reloader, lifecycle, ...)."""
         config = dataclasses.replace(config, listen_host="127.0.0.1", listen_port=0)
-        exporter = Exporter(config)
+        exporter = Exporter(config, *args, **kwargs)
         await exporter.start()
         run = Running(exporter, aiohttp.ClientSession())
         runs.append(run)

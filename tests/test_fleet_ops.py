@@ -130,12 +130,12 @@ async def _equals(pending: Any, expected: float) -> bool:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ({"tls_server_config": {"cert_file": "/nonexistent.pem"}}, "cert_file and key_file"),
+        ({"tls_server_config": {"cert_file": "/nonexistent.pem"}}, "missing one of key"),
         ({"basic_auth_users": {"bob": "plaintext"}}, "basic_auth_users.bob: must be a bcrypt"),
         ({"tls_config": {}}, "tls_config: unknown key"),
         (
             {"tls_server_config": {"cert_file": "/x", "key_file": "/y"}},
-            "cannot load certificate and key",
+            "cert_file: failed to read /x: no such file",
         ),
     ],
 )
@@ -211,7 +211,7 @@ async def test_sighup_and_post_reload_apply_a_new_config_and_reject_a_broken_one
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "exporter", "--config", str(config),
-        "--listen", f"127.0.0.1:{port}",
+        "--listen", f"127.0.0.1:{port}", "--web.enable-lifecycle",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

@@ -50,7 +50,7 @@ def test_help_matches_the_readme_flag_table() -> None:
         for option in action.option_strings
         if option.startswith("--") and option != "--help"
     }
-    table = set(re.findall(r"^\| `(--[a-z-]+)", README, re.MULTILINE))
+    table = set(re.findall(r"^\| `(--[a-z.-]+)", README, re.MULTILINE))
     assert flags == table
     usage = README.split("## Command line")[1].split("```")[1]
     for flag in flags:
