@@ -90,7 +90,8 @@ class BoundedSite(web.TCPSite):
     def _make_protocol(self) -> RequestHandler:
         server = self._runner.server
         assert server is not None
-        open_now = server.connections
+        # (a connection closed a moment ago stays listed until the loop runs its callback)
+        open_now = [h for h in server.connections if h.transport is not None]
         if len(open_now) >= self.max_connections:
             idle = [h for h in open_now if h not in self.tracker.busy]
             victim = (idle or open_now)[0]
@@ -102,7 +103,7 @@ class BoundedSite(web.TCPSite):
                 log.warning(
                     "%d client connections open (the limit): closing the oldest idle ones "
                     "to accept new ones (%d so far)",
-                    len(open_now),
+                    self.max_connections,
                     self.evicted,
                 )
         return server()
@@ -138,7 +139,9 @@ class QuietClientErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if not isinstance(exc, HttpProcessingError | ConnectionError | asyncio.TimeoutError):
+        client_error = isinstance(exc, HttpProcessingError | ConnectionError | TimeoutError)
+        accept_failed = record.name == "asyncio" and str(record.msg).startswith(_ACCEPT_FAILED)
+        if not (client_error or accept_failed):
             return True
         now = time.monotonic()
         if now - self.window >= 60:
@@ -159,8 +162,13 @@ class QuietClientErrors(logging.Filter):
         return True
 
 
+_ACCEPT_FAILED = "socket.accept() out of system resource"  # asyncio's words for EMFILE & co
+
+
 def quiet_client_errors() -> None:
-    """Install the filter on aiohttp's server logger (once)."""
-    logger = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, QuietClientErrors) for f in logger.filters):
-        logger.addFilter(QuietClientErrors())
+    """Install the filter on aiohttp's server logger and on asyncio's (accept failures when the
+    process runs out of file descriptors), once."""
+    for name in ("aiohttp.server", "asyncio"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietClientErrors) for f in logger.filters):
+            logger.addFilter(QuietClientErrors())

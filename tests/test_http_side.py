@@ -256,6 +256,42 @@ async def test_a_flood_of_idle_connections_cannot_lock_out_a_scraper(
         sock.close()
 
 
+async def test_more_idle_sockets_than_file_descriptors_neither_lock_out_nor_flood_the_log(
+    fake: FakeRocketChat, tmp_path: Path
+) -> None:
+    """The issue's scenario in a real process: an open-files limit of 256 (soft and hard, so
+    it cannot be raised) and 400 idle or half-sent connections."""
+    config = write_config(tmp_path, fake, ["old"])
+
+    def limit_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exporter", "--config", str(config), "--listen", "127.0.0.1:0",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        preexec_fn=limit_files,
+    )  # fmt: skip
+    assert process.stderr is not None
+    log = b""
+    while b"listening on" not in log:
+        log += await asyncio.wait_for(process.stderr.readline(), timeout=60)
+    port = int(log.split(b"listening on 127.0.0.1:")[1].split(b",")[0])
+    sockets = await open_idle_sockets(port, 400)
+    try:
+        for _ in range(5):
+            url = f"http://127.0.0.1:{port}/metrics"
+            async with aiohttp.ClientSession() as other, other.get(url) as resp:
+                assert resp.status == 200
+    finally:
+        for sock in sockets:
+            sock.close()
+        process.terminate()
+        _, rest = await asyncio.wait_for(process.communicate(), timeout=30)
+    lines = (log + rest).decode().splitlines()
+    assert "Traceback" not in "\n".join(lines)
+    assert len(lines) < 30, lines[:40]
+
+
 async def test_garbage_requests_are_logged_a_few_times_without_tracebacks(
     fake: FakeRocketChat, exporter_for: Any, caplog: Any
 ) -> None:
