@@ -1,11 +1,11 @@
 # rocketchat-prometheus-exporter: build the wheel in one stage, run it as non-root in another.
-#   docker build -t rocketchat-exporter .
+#   docker build -t rocketchat-prometheus-exporter:0.1.0 .
 #   docker run -p 9877:9877 -v $PWD/config.yaml:/etc/rocketchat-exporter/config.yaml:ro \
-#     -v $PWD/rc_token:/run/secrets/rc_token:ro rocketchat-exporter
-#   docker run -p 9877:9877 rocketchat-exporter --demo      # no Rocket.Chat needed
+#     -v $PWD/rc_token:/run/secrets/rc_token:ro rocketchat-prometheus-exporter:0.1.0
+#   docker run -p 9877:9877 rocketchat-prometheus-exporter:0.1.0 --demo      # no Rocket.Chat needed
 FROM python:3.12.7-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE ./
+COPY pyproject.toml README.md LICENSE config.example.yaml ./
 COPY exporter ./exporter
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check .

@@ -11,6 +11,8 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
 
 from . import __version__
 from .config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen
@@ -67,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TLS, basic auth, headers and rate limit for the exporter's endpoints "
         "(exporter-toolkit format)",
+    )
+    parser.add_argument(
+        "--print-example-config",
+        action="store_true",
+        help="print the commented example configuration and exit",
     )
     parser.add_argument(
         "--web.enable-lifecycle",
@@ -229,10 +236,22 @@ def _flag_errors(args: argparse.Namespace) -> tuple[Overrides, list[str]]:
     return Overrides(listen, shard), problems
 
 
+def example_config() -> str:
+    """config.example.yaml: inside the installed package (the wheel carries it), else next to
+    the package in a source checkout."""
+    packaged = resources.files("exporter").joinpath("config.example.yaml")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "config.example.yaml").read_text("utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    if args.print_example_config:
+        sys.stdout.write(example_config())
+        return EXIT_OK
     if args.demo and args.config:
         parser.error("--demo runs without a config; give either --demo or --config")
     if not args.demo and not args.config:

@@ -384,12 +384,6 @@ def join_families(fragments: Iterable[dict[str, bytes]], head: bytes) -> list[by
     return parts
 
 
-def assemble(parts: list[bytes]) -> tuple[bytes, bytes]:
-    """Plain and gzipped exposition from the parts; safe to run in a worker thread."""
-    plain = b"".join(parts)
-    return plain, gzip.compress(plain, compresslevel=1)
-
-
 @dataclass
 class _DataParts:
     """A workspace's rendered data, kept while the parsed objects they came from are current."""

@@ -10,6 +10,7 @@ import contextlib
 import html
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -17,7 +18,8 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from . import __version__
-from .render import CONTENT_TYPE, Renderer, assemble
+from .render import CONTENT_TYPE, Renderer
+from .selfmetrics import SelfMetrics, finish_gzip, open_gzip
 from .state import State, WorkspaceState
 from .webconfig import WebConfig
 from .webguard import BasicAuthGuard, add_headers, middlewares
@@ -44,14 +46,15 @@ class Publisher:
         self.state = state
         self.generation = -1
         self.plain = b""
-        self.gzip = b""
+        self.gzip_head, self.gzip_rest = open_gzip(b"")  # the open gzip stream of `plain`
+        self.self_metrics = SelfMetrics()
         self.complete = False  # the published exposition holds every workspace's first poll
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
 
     def publish_now(self) -> None:
         complete = self.state.ready
         generation, parts = self.renderer.snapshot()
-        self.plain, self.gzip = assemble(parts)
+        self.plain, self.gzip_head, self.gzip_rest, _ = _assemble(parts)
         self.generation, self.complete = generation, complete
 
     async def render(self) -> float:
@@ -59,8 +62,9 @@ class Publisher:
         complete = self.state.ready
         generation, parts = await self.renderer.snapshot_async()
         loop = asyncio.get_running_loop()
-        plain, gzipped, worker_cpu = await loop.run_in_executor(self._executor, _assemble, parts)
-        self.plain, self.gzip, self.generation = plain, gzipped, generation
+        plain, head, rest, worker_cpu = await loop.run_in_executor(self._executor, _assemble, parts)
+        self.plain, self.gzip_head, self.gzip_rest = plain, head, rest
+        self.generation = generation
         self.complete = self.complete or complete
         return self.renderer.last_render_seconds + worker_cpu
 
@@ -74,7 +78,7 @@ class Publisher:
                 cost = await self.render()
             except Exception:  # a bug must not freeze /metrics on old values forever
                 log.exception("rendering the exposition failed")
-                self.plain, self.gzip = assemble([])
+                self.plain, self.gzip_head, self.gzip_rest, _ = _assemble([])
                 await asyncio.sleep(1)
                 continue
             pause_until = time.monotonic() + max(self.MIN_INTERVAL, 5 * cost)
@@ -92,10 +96,12 @@ class Publisher:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _assemble(parts: list[bytes]) -> tuple[bytes, bytes, float]:
+def _assemble(parts: list[bytes]) -> tuple[bytes, bytes, zlib._Compress, float]:
+    """The exposition, plain and as an open gzip stream, and the thread CPU it took."""
     started = time.thread_time()
-    plain, gzipped = assemble(parts)
-    return plain, gzipped, time.thread_time() - started
+    plain = b"".join(parts)
+    head, rest = open_gzip(plain)
+    return plain, head, rest, time.thread_time() - started
 
 
 STATE_KEY = web.AppKey("state", State)
@@ -162,15 +168,25 @@ def _accepts_gzip(request: web.Request) -> bool:
     return False
 
 
-async def metrics(request: web.Request) -> web.Response:
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """The published exposition and the self-metrics, sent as two pieces (no big copy); with
+    gzip, the published stream is finished with the self-metrics into one gzip member."""
     publisher = request.app[PUBLISHER_KEY]
     if publisher.generation < 0:  # a scrape before the first background render
         publisher.publish_now()
-    headers = {"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
+    own = publisher.self_metrics.text()
+    response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
     if _accepts_gzip(request):
-        headers["Content-Encoding"] = "gzip"
-        return web.Response(body=publisher.gzip, headers=headers)
-    return web.Response(body=publisher.plain, headers=headers)
+        first, second = publisher.gzip_head, finish_gzip(publisher.gzip_rest, own)
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        first, second = publisher.plain, own
+    response.content_length = len(first) + len(second)
+    await response.prepare(request)
+    await response.write(first)
+    await response.write(second)
+    await response.write_eof()
+    return response
 
 
 async def reload_config(request: web.Request) -> web.Response:

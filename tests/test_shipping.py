@@ -141,3 +141,17 @@ def test_wheel_installs_into_a_fresh_virtualenv_and_runs(tmp_path: Path) -> None
     )
     assert once.returncode == 0, once.stderr
     assert 'rocketchat_up{workspace="acme-prod"} 1' in once.stdout
+    # the example config travels in the wheel, and is valid as printed
+    example = subprocess.run(
+        [binary, "--print-example-config"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert example.returncode == 0
+    assert example.stdout == (REPO / "config.example.yaml").read_text()
+    (tmp_path / "config.yaml").write_text(example.stdout)
+    (tmp_path / "token").write_text("a-token\n")
+    variables = {"RC_USER_ID": "u1", "RC_TOKEN_FILE": str(tmp_path / "token"), "RC_PASSWORD": "p"}
+    check = subprocess.run(
+        [binary, "--config", "config.yaml", "--check-config"],
+        capture_output=True, text=True, timeout=60, env={**env, **variables}, cwd=tmp_path,
+    )  # fmt: skip
+    assert (check.returncode, check.stdout) == (0, "ok\n"), check.stderr
