@@ -27,8 +27,8 @@ run: $(VENV)/.installed
 test: $(VENV)/.dev-installed system-deps lint typecheck pytest
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check exporter tests benchmarks grafana
-	$(BIN)/ruff format --check exporter tests benchmarks grafana
+	$(BIN)/ruff check exporter tests benchmarks grafana deploy
+	$(BIN)/ruff format --check exporter tests benchmarks grafana deploy
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy

@@ -124,8 +124,11 @@ def instance_table() -> dict[str, Any]:
     queries = [
         (
             "A",
+            # the left side carries `version`: match the fallback on the instance's identity,
+            # or every instance would be listed twice
             f"rocketchat_instance_info{sel} * on (workspace) group_left (version) "
-            f"rocketchat_workspace_info{sel} or rocketchat_instance_info{sel}",
+            f"rocketchat_workspace_info{sel} or on (workspace, instance_id) "
+            f"rocketchat_instance_info{sel}",
         ),
         ("B", f"rocketchat_instance_connected{sel}"),
         ("C", f"rocketchat_instance_start_time_seconds{sel} * 1000"),
@@ -298,7 +301,8 @@ def build() -> dict[str, Any]:
             [
                 target(
                     f"sum by (workspace, endpoint) "
-                    f"(increase(rocketchat_exporter_poll_errors_total{sel}[1h]))",
+                    f"(increase(rocketchat_exporter_poll_errors_total{sel}[1h])) "
+                    f'or label_replace(vector(0), "endpoint", "none", "", "")',
                     "{{workspace}} {{endpoint}}",
                 )
             ],
@@ -469,7 +473,8 @@ def build() -> dict[str, Any]:
             [
                 target(
                     "sum by (reason) "
-                    f"(rate(rocketchat_exporter_poll_errors_total{sel}[$__rate_interval]))",
+                    f"(rate(rocketchat_exporter_poll_errors_total{sel}[$__rate_interval])) "
+                    f'or label_replace(vector(0), "reason", "none", "", "")',
                     "{{reason}}",
                 )
             ],
@@ -495,6 +500,25 @@ def build() -> dict[str, Any]:
     )
 
     return {
+        # Importing through the UI asks for the Prometheus datasource (`__inputs`); file
+        # provisioning ignores these keys and the datasource variable picks the default.
+        "__inputs": [
+            {
+                "name": "DS_PROMETHEUS",
+                "label": "Prometheus",
+                "description": "The Prometheus that scrapes rocketchat-prometheus-exporter",
+                "type": "datasource",
+                "pluginId": "prometheus",
+                "pluginName": "Prometheus",
+            }
+        ],
+        "__requires": [
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.0.0"},
+            {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
+            {"type": "panel", "id": "stat", "name": "Stat", "version": ""},
+            {"type": "panel", "id": "table", "name": "Table", "version": ""},
+            {"type": "panel", "id": "timeseries", "name": "Time series", "version": ""},
+        ],
         "title": "Rocket.Chat",
         "uid": "rocketchat-exporter",
         "description": "Rocket.Chat clusters as seen by rocketchat-prometheus-exporter.",
@@ -515,7 +539,11 @@ def build() -> dict[str, Any]:
                     "label": "Data source",
                     "type": "datasource",
                     "query": "prometheus",
-                    "current": {},
+                    "current": {
+                        "selected": False,
+                        "text": "Prometheus",
+                        "value": "${DS_PROMETHEUS}",
+                    },
                     "hide": 0,
                     "refresh": 1,
                 },

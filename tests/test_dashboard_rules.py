@@ -121,3 +121,25 @@ def test_example_prometheus_config_is_valid() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dashboard_import_asks_for_the_datasource_and_panels_carry_units() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    (needed,) = dashboard["__inputs"]
+    assert (needed["name"], needed["type"], needed["pluginId"]) == (
+        "DS_PROMETHEUS",
+        "datasource",
+        "prometheus",
+    )
+    assert {r["id"] for r in dashboard["__requires"]} >= {"grafana", "prometheus"}
+    variable = dashboard["templating"]["list"][0]
+    assert variable["type"] == "datasource" and variable["current"]["value"] == "${DS_PROMETHEUS}"
+    for panel in panels():
+        if panel["type"] in ("stat", "timeseries"):
+            assert panel["fieldConfig"]["defaults"].get("unit"), panel["title"]
+
+
+def test_error_panels_fall_back_to_zero_instead_of_no_data() -> None:
+    for title, expr in panel_exprs():
+        if "poll_errors_total" in expr or "== 0)" in expr:
+            assert "vector(0)" in expr, title

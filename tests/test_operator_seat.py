@@ -7,6 +7,7 @@ import asyncio
 import gzip
 import json
 import re
+import subprocess
 import sys
 import zlib
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 from exporter import __version__
 from exporter.demo import FakeRocketChat
 
-from conftest import fast_config, parse_exposition, promtool_check_metrics, value
+from conftest import fast_config, parse_exposition, promtool, promtool_check_metrics, value
 
 SELF_METRICS = (
     "process_cpu_seconds_total",
@@ -117,3 +118,30 @@ async def test_the_readme_docker_run_works_as_written(fake: FakeRocketChat, tmp_
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
         assert process.returncode == 0, stderr.decode()
     assert 'rocketchat_up{workspace="prod"} 1' in stdout.decode()
+
+
+# -- Kubernetes: the PrometheusRule and the dashboard ConfigMap, generated ---------------------
+
+
+def test_kubernetes_rule_and_dashboard_are_generated_from_their_sources(tmp_path: Path) -> None:
+    generator = REPO / "deploy" / "kubernetes" / "generate.py"
+    done = subprocess.run(
+        [sys.executable, str(generator), "--check"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout
+    rule = yaml.safe_load((REPO / "deploy" / "kubernetes" / "prometheus-rule.yaml").read_text())
+    assert rule["kind"] == "PrometheusRule"
+    sources = yaml.safe_load((REPO / "prometheus" / "rules" / "rocketchat.rules.yml").read_text())
+    assert rule["spec"]["groups"] == sources["groups"]
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+    checked = subprocess.run(
+        [promtool(), "check", "rules", str(tmp_path / "rules.yml")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    configmap = yaml.safe_load(
+        (REPO / "deploy" / "kubernetes" / "grafana-dashboard.yaml").read_text()
+    )
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = REPO / "grafana" / "dashboards" / "rocketchat.json"
+    assert json.loads(configmap["data"]["rocketchat.json"]) == json.loads(dashboard.read_text())

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_dashboard_rules import RULES, panel_exprs
+from test_dashboard_rules import RULES, panel_exprs, panels
 
 from exporter.demo import FakeRocketChat, FakeWorkspace, make_statistics, respond
 
@@ -71,6 +71,18 @@ async def test_every_dashboard_query_returns_data_and_the_disconnect_alert_goes_
         if not await prometheus.query(substitute(expr)):
             empty.append((title, expr))
     assert empty == []
+
+    # on a healthy workspace the error panels show 0, not "No data"
+    for title, expr in panel_exprs():
+        if "poll_errors_total" in expr:
+            healthy = expr.replace("$workspace", "old").replace("$__rate_interval", "1m")
+            values = {float(r["value"][1]) for r in await prometheus.query(healthy)}
+            assert values == {0.0}, title
+    # the Instances table lists each instance once
+    (table,) = [p for p in panels() if p["title"] == "Instances" and p["type"] == "table"]
+    rows = await prometheus.query(substitute(table["targets"][0]["expr"]))
+    keys = [(r["metric"]["workspace"], r["metric"]["instance_id"]) for r in rows]
+    assert len(keys) == len(set(keys)) == len(await prometheus.query("rocketchat_instance_info"))
 
     # uuid-new-2 was connected in every scrape so far; now the cluster loses it
     fleet.workspaces["new"].instances[1].connected = False
