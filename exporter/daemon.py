@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .config import Config, ConfigError
-from .poller import Poller, enabled_endpoints, new_state
+from .poller import Poller, display_url, enabled_endpoints, new_state
 from .shard import assigned
 from .state import State
 from .web import Reloader, make_app
@@ -146,7 +146,7 @@ class Exporter:
         for name in removed | changed:
             self.state.remove(name)
         for name in added | changed:
-            self.state.add(name, enabled_endpoints(new[name]))
+            self.state.add(name, enabled_endpoints(new[name])).url = display_url(new[name].url)
         if pool_changed:
             self.poller = Poller(config, self.state)
             await self.poller.open()

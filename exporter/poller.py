@@ -12,6 +12,7 @@ import logging
 import math
 import random
 import time
+import urllib.parse
 from dataclasses import dataclass
 
 import aiohttp
@@ -40,7 +41,17 @@ def enabled_endpoints(workspace: WorkspaceConfig) -> tuple[str, ...]:
 
 
 def new_state(config: Config) -> State:
-    return State([(w.name, enabled_endpoints(w)) for w in config.workspaces])
+    state = State([(w.name, enabled_endpoints(w)) for w in config.workspaces])
+    for workspace in config.workspaces:
+        state.workspaces[workspace.name].url = display_url(workspace.url)
+    return state
+
+
+def display_url(url: str) -> str:
+    """The workspace's URL without any user:password@ part."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urllib.parse.urlunsplit(parts._replace(netloc=host))
 
 
 @dataclass

@@ -39,6 +39,7 @@ class WorkspaceState:
     status: dict[str, EndpointStatus] = field(default_factory=dict)
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, reason)
     version: int = 0
+    url: str = ""  # the Rocket.Chat address, for the status pages (never with credentials)
 
     def __post_init__(self) -> None:
         for endpoint in (*self.endpoints, LOGIN):

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 from aiohttp import web
 
-from . import __version__
 from .render import CONTENT_TYPE, Renderer
 from .selfmetrics import SelfMetrics, finish_gzip, open_gzip
-from .state import State, WorkspaceState
+from .state import State
+from .statuspage import STATES, fleet_main, fleet_page, workspace_main, workspace_page
 from .webconfig import WebConfig
 from .webguard import BasicAuthGuard, add_headers, middlewares
 from .webserver import BusyTracker
@@ -155,6 +153,7 @@ def make_app(
         app.router.add_post("/-/reload", reload_config)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", status_page)
+    app.router.add_get("/workspace/{name}", workspace_status_page)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ready", ready)
     return app
@@ -211,79 +210,27 @@ async def ready(request: web.Request) -> web.Response:
     return web.Response(text="waiting for the first poll of every workspace\n", status=503)
 
 
-def _when(seconds: float | None) -> str:
-    if seconds is None:
-        return "never"
-    moment = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"{moment} ({max(0, time.time() - seconds):.0f}s ago)"
-
-
-def _text(value: str) -> str:
-    """A string from a server or a client, made harmless: HTML-escaped and isolated as its own
-    bidirectional run, so right-to-left overrides cannot reorder the text around it."""
-    return f"<bdi>{html.escape(value)}</bdi>"
-
-
-def _instances_cell(workspace: WorkspaceState) -> str:
-    answer = workspace.instances
-    if answer is None:
-        return "-"
-    if not answer.links_reported:
-        return f"{len(answer)} instance(s); links not reported by this server"
-    connected = sum(1 for i in answer if i.connected)
-    cell = f"{connected}/{len(answer)} connected"
-    for instance in answer:
-        if instance.connected is False:
-            cell += f"; disconnected: {_text(f'{instance.host}:{instance.port}')}"
-    return cell
-
-
-def _row(workspace: WorkspaceState) -> str:
-    up = workspace.up
-    up_text = {True: "up", False: "DOWN", None: "pending"}[up]
-    css = {True: "up", False: "down", None: "pending"}[up]
-    version = workspace.statistics.version if workspace.statistics else None
-    endpoints = []
-    for endpoint, status in workspace.status.items():
-        if not status.attempted:
-            continue
-        duration = f"{status.duration_seconds:.3f}s" if status.duration_seconds else "-"
-        error = (
-            f'<span class="err">{html.escape(status.last_reason)}: '
-            f"{_text(status.last_error)}</span>"
-            if not status.ok and status.last_error
-            else "ok"
-        )
-        endpoints.append(
-            f"<li><b>{html.escape(endpoint)}</b>: last poll {_when(status.last_poll_end)}, "
-            f"took {duration}; {error}</li>"
-        )
-    return (
-        f'<tr><td>{_text(workspace.name)}</td><td class="{css}">{up_text}</td>'
-        f"<td>{_instances_cell(workspace)}</td><td>{_text(version or '-')}</td>"
-        f"<td><ul>{''.join(endpoints) or '<li>not polled yet</li>'}</ul></td></tr>"
+async def status_page(request: web.Request) -> web.Response:
+    """The fleet overview; ?q= filters by name, ?state= by state; ?fragment=1 gives only the
+    page's <main> (what the page's script swaps in when it refreshes)."""
+    state = request.app[STATE_KEY]
+    query = request.query.get("q", "")[:200]
+    wanted = request.query.get("state", "")
+    if request.query.get("fragment"):
+        wanted = wanted if wanted in STATES else ""
+        main = fleet_main(state, query, wanted, time.time())
+        return web.Response(body=main.encode("utf-8", "backslashreplace"), content_type="text/html")
+    return web.Response(
+        body=fleet_page(state, query, wanted), content_type="text/html", charset="utf-8"
     )
 
 
-async def status_page(request: web.Request) -> web.Response:
-    state = request.app[STATE_KEY]
-    rows = "".join(_row(w) for w in state.workspaces.values())
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>Rocket.Chat exporter</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding: .4em .6em;
-vertical-align: top; text-align: left; }} ul {{ margin: 0; padding-left: 1.2em; }}
-.up {{ color: #1a7f37; font-weight: bold; }} .down {{ color: #cf222e; font-weight: bold; }}
-.pending {{ color: #9a6700; }} .err {{ color: #cf222e; }}
-</style></head><body>
-<h1>Rocket.Chat Prometheus exporter {html.escape(__version__)}</h1>
-<p><a href="/metrics">/metrics</a> | <a href="/healthz">/healthz</a>
-| <a href="/ready">/ready</a></p>
-<table><tr><th>workspace</th><th>state</th><th>instances</th><th>version</th><th>polls</th></tr>
-{rows}
-</table></body></html>
-"""
-    # backslashreplace: a string that escaped the parsers' cleaning still cannot fail the page
-    body = page.encode("utf-8", "backslashreplace")
-    return web.Response(body=body, content_type="text/html", charset="utf-8")
+async def workspace_status_page(request: web.Request) -> web.Response:
+    """One workspace: its instances, statistics and endpoints."""
+    workspace = request.app[STATE_KEY].workspaces.get(request.match_info["name"])
+    if workspace is None:
+        raise web.HTTPNotFound(text="no such workspace\n")
+    if request.query.get("fragment"):
+        main = workspace_main(workspace, time.time())
+        return web.Response(body=main.encode("utf-8", "backslashreplace"), content_type="text/html")
+    return web.Response(body=workspace_page(workspace), content_type="text/html", charset="utf-8")

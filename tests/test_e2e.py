@@ -360,7 +360,7 @@ async def test_status_page_health_and_readiness(fake: FakeRocketChat, exporter_f
     status, page, headers = await run.get("/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     for name in ("old", "new", "strings"):
-        assert f"<td><bdi>{name}</bdi></td>" in page
+        assert f'<a href="/workspace/{name}"><bdi>{name}</bdi></a>' in page
     assert "forbidden" in page
     assert "view-statistics" in page
     assert "2/3 connected" in page  # "new" has a disconnected instance

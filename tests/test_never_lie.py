@@ -122,10 +122,12 @@ async def test_community_edition_instances_are_not_shown_as_disconnected(
     labels = {"workspace": "ee", "instance_id": "ee-2", "host": "10.8.0.2", "port": "3000"}
     assert value(samples, "rocketchat_instance_connected", **labels) == 0
     _, page, _ = await run.get("/")
-    ce_row = next(row for row in page.split("<tr>") if ">ce<" in row)
+    ce_row = next(row for row in page.split("<tr") if ">ce<" in row)
     assert "links not reported by this server" in ce_row
     assert "disconnected" not in ce_row
     assert "1/2 connected; disconnected: <bdi>10.8.0.2:3000</bdi>" in page
+    _, ce_page, _ = await run.get("/workspace/ce")
+    assert ce_page.count("not reported") >= 2 and "DISCONNECTED" not in ce_page
 
 
 async def test_an_empty_instances_list_exports_zero_instances(

@@ -1,0 +1,48 @@
+"""Each poll error reason: what happened and what to do. The status pages show these, and the
+README's troubleshooting table is checked against them (tests/test_status_pages.py)."""
+
+from __future__ import annotations
+
+REASONS: dict[str, tuple[str, str]] = {
+    "timeout": (
+        "no complete answer within `timeout`",
+        "check the server's health and the network; raise `timeout` for slow, big workspaces",
+    ),
+    "connection": (
+        "refused, reset, DNS failure, TLS certificate not trusted",
+        "check `url`, firewalls; for a private CA set `tls.ca_file`",
+    ),
+    "http_5xx": (
+        "the server or a proxy answered 5xx",
+        "the server or its proxy is failing; see their logs",
+    ),
+    "http_4xx": ("another 4xx (404: wrong `url` or path prefix)", "check `url`"),
+    "unauthorized": (
+        "401: token rejected, or login refused",
+        "check `user_id` and the token; a rotated token: update the file; 2FA accounts: use a "
+        "token",
+    ),
+    "forbidden": (
+        "403, or 400 `error-not-allowed` from statistics",
+        "give the user a role with `view-statistics`",
+    ),
+    "rate_limited": (
+        "429 from the REST rate limiter",
+        "grant `api-bypass-rate-limit` or poll less often; the exporter waits until "
+        "`X-RateLimit-Reset`",
+    ),
+    "invalid_response": (
+        "not JSON (an HTML login page of a proxy), a redirect, the wrong shape, more than 1000 "
+        "instances listed, an unknown or corrupt `Content-Encoding`, or an internal error "
+        "(logged with its traceback once)",
+        "point `url` at Rocket.Chat itself, not at a login proxy",
+    ),
+    "too_large": (
+        "answer above `max_response_bytes`, as received or decompressed",
+        "raise `max_response_bytes` if the answer is legitimate",
+    ),
+}
+
+
+def what_to_do(reason: str) -> str:
+    return REASONS.get(reason, ("", ""))[1]
