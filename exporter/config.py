@@ -493,21 +493,25 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
+def read_text(filename: str, what: str, cap: int) -> str:
+    """A config file's text: at most `cap` bytes, UTF-8; a ConfigError naming the file else."""
+    try:
+        with Path(filename).open("rb") as handle:
+            data = handle.read(cap + 1)
+    except OSError as exc:
+        raise ConfigError([f"{filename}: cannot read {what}: {exc.strerror or 'error'}"]) from None
+    if len(data) > cap:
+        raise ConfigError([f"{filename}: {what} larger than {cap} bytes"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{filename}: {what} is not valid UTF-8"]) from None
+
+
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     """Read and validate a config file; raises ConfigError with every problem found."""
     filename = str(path)
-    try:
-        with Path(path).open("rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError([f"{filename}: cannot read config: {exc.strerror or 'error'}"]) from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError([f"{filename}: config larger than {MAX_CONFIG_BYTES} bytes"])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError([f"{filename}: config is not valid UTF-8"]) from None
-    raw = parse_yaml(text, filename)
+    raw = parse_yaml(read_text(filename, "config", MAX_CONFIG_BYTES), filename)
     loader = _Loader(filename, dict(os.environ) if env is None else env)
     try:
         return loader.load(raw)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, parse_yaml
+from .config import ConfigError, parse_yaml, read_text
 from .tlsconfig import build_context, join_dir, tls_enabled
 from .units import parse_duration
 
@@ -59,17 +59,7 @@ def load_web_config(path: str) -> WebConfig:
     def error(where: str, message: str) -> None:
         problems.append(f"{path}: {where}: {message}")
 
-    try:
-        data = Path(path).read_bytes()[: MAX_WEB_CONFIG_BYTES + 1]
-    except OSError as exc:
-        raise ConfigError([f"{path}: cannot read web config: {exc.strerror or 'error'}"]) from None
-    if len(data) > MAX_WEB_CONFIG_BYTES:
-        raise ConfigError([f"{path}: web config larger than 1 MiB"])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path}: web config is not valid UTF-8"]) from None
-    raw = parse_yaml(text, path)
+    raw = parse_yaml(read_text(path, "web config", MAX_WEB_CONFIG_BYTES), path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -28,6 +28,21 @@ from exporter.webconfig import WebConfig
 from conftest import fast_config, parse_exposition, poll_errors, series, value, wait_for
 
 
+async def start_process(
+    config: Path, **options: Any
+) -> tuple[asyncio.subprocess.Process, int, bytes]:
+    """The exporter as its own process on a free port: (process, port, log so far)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exporter", "--config", str(config), "--listen", "127.0.0.1:0",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, **options,
+    )  # fmt: skip
+    assert process.stderr is not None
+    log = b""
+    while b"listening on" not in log:
+        log += await asyncio.wait_for(process.stderr.readline(), timeout=60)
+    return process, int(log.split(b"listening on 127.0.0.1:")[1].split(b",")[0]), log
+
+
 def poll_tasks(name: str) -> list[asyncio.Task[Any]]:
     return [t for t in asyncio.all_tasks() if t.get_name().startswith(f"poll {name} ")]
 
@@ -108,15 +123,7 @@ async def test_post_reload_is_404_without_the_lifecycle_flag_and_sighup_still_re
     fake: FakeRocketChat, tmp_path: Path
 ) -> None:
     config = write_config(tmp_path, fake, ["old"])
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "exporter", "--config", str(config), "--listen", "127.0.0.1:0",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stderr is not None
-    log = b""
-    while b"listening on" not in log:
-        log += await asyncio.wait_for(process.stderr.readline(), timeout=60)
-    port = int(log.split(b"listening on 127.0.0.1:")[1].split(b",")[0])
+    process, port, _ = await start_process(config)
     try:
         async with aiohttp.ClientSession() as session:
             async with session.post(f"http://127.0.0.1:{port}/-/reload") as resp:
@@ -266,16 +273,7 @@ async def test_more_idle_sockets_than_file_descriptors_neither_lock_out_nor_floo
     def limit_files() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "exporter", "--config", str(config), "--listen", "127.0.0.1:0",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        preexec_fn=limit_files,
-    )  # fmt: skip
-    assert process.stderr is not None
-    log = b""
-    while b"listening on" not in log:
-        log += await asyncio.wait_for(process.stderr.readline(), timeout=60)
-    port = int(log.split(b"listening on 127.0.0.1:")[1].split(b",")[0])
+    process, port, log = await start_process(config, preexec_fn=limit_files)
     sockets = await open_idle_sockets(port, 400)
     try:
         for _ in range(5):
