@@ -209,6 +209,10 @@ async def _run(
         await fake.start()
         log.info("demo: simulated Rocket.Chat on %s", fake.base_url)
         config = config_for(fake, poll_interval=5.0, statistics_interval=30.0)
+        # shows rocketchat_workspace_statistic, as an operator's extra_statistics would
+        config = dataclasses.replace(
+            config, extra_statistics=("integrations.totalWithScriptEnabled",)
+        )
         host, port = parse_listen(DEFAULT_LISTEN)
         config = overrides.apply(dataclasses.replace(config, listen_host=host, listen_port=port))
     try:

@@ -46,7 +46,10 @@ TOP_KEYS = {
     "max_response_bytes",
     "shard",
     "workspaces",
+    "extra_statistics",
 }
+MAX_EXTRA_STATISTICS = 100
+_STATISTICS_PATH = re.compile(r"[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*")
 WORKSPACE_KEYS = {
     "name",
     "url",
@@ -148,6 +151,7 @@ class Config:
     workspaces: tuple[WorkspaceConfig, ...] = ()
     shard_index: int = 0  # this replica polls the workspaces that hash to it (see shard.py)
     shard_count: int = 1
+    extra_statistics: tuple[str, ...] = ()  # dotted paths into the statistics record
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -318,6 +322,7 @@ class _Loader:
             except ValueError as exc:
                 self.error("max_response_bytes", str(exc))
         shard_index, shard_count = self.shard(raw.get("shard"))
+        extra_statistics = self.statistics_paths(raw.get("extra_statistics"))
         workspaces: list[WorkspaceConfig] = []
         raw_workspaces = raw.get("workspaces")
         if not isinstance(raw_workspaces, list) or not raw_workspaces:
@@ -349,7 +354,33 @@ class _Loader:
             workspaces=tuple(workspaces),
             shard_index=shard_index,
             shard_count=shard_count,
+            extra_statistics=extra_statistics,
         )
+
+    def statistics_paths(self, raw: Any) -> tuple[str, ...]:
+        """extra_statistics: dotted paths such as apps.totalPrivateApps, each once."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.error(
+                "extra_statistics", "must be a list of dotted paths, e.g. apps.totalPrivateApps"
+            )
+            return ()
+        if len(raw) > MAX_EXTRA_STATISTICS:
+            self.error("extra_statistics", f"at most {MAX_EXTRA_STATISTICS} paths")
+            return ()
+        paths: list[str] = []
+        for index, item in enumerate(raw):
+            where = f"extra_statistics[{index}]"
+            if not isinstance(item, str) or len(item) > 200 or not _STATISTICS_PATH.fullmatch(item):
+                self.error(
+                    where, "must be a dotted path of field names, e.g. apps.totalPrivateApps"
+                )
+            elif item in paths:
+                self.error(where, f"duplicate path {item!r}")
+            else:
+                paths.append(item)
+        return tuple(paths)
 
     def shard(self, raw: Any) -> tuple[int, int]:
         if raw is None:

@@ -139,6 +139,43 @@ def make_statistics(
         "_updatedAt": iso(created_at + 2),
     }
     record["totlalLivechat" if typo else "totalLivechat"] = users // 10
+    if not typo:  # a modern record: the fields of the "more from the same record" table
+        record.update(
+            {
+                "dailyPeakConnections": online + away,
+                "maxMonthlyPeakConnections": (online + away) * 5 // 4,
+                "uniqueUsersOfYesterday": {"data": [{"count": users // 2}]},
+                "uniqueUsersOfLastWeek": {"data": [{"count": users * 3 // 4}]},
+                "uniqueUsersOfLastMonth": {"data": [{"count": users * 9 // 10}]},
+                "nonActiveUsers": users // 10,
+                "activeGuests": users // 40,
+                "appUsers": 2,
+                "totalE2ERooms": users // 20,
+                "totalEncryptedMessages": users * 3,
+                "lastMessageSentAt": iso(created_at - 5),
+                "departments": 2,
+                "totalLivechatManagers": 1,
+                "chatsOnHold": users // 25,
+                "totalThreads": users * 4,
+                "teams": {"totalTeams": users // 50},
+                "apps": {"totalInstalled": 5, "totalActive": 4, "totalFailed": 0},
+                "integrations": {"totalIncoming": 3, "totalIncomingActive": 2,
+                                 "totalOutgoing": 1, "totalOutgoingActive": 1,
+                                 "totalWithScriptEnabled": 1},
+                "migration": {"_id": "control", "locked": False, "version": 316},
+                "pushQueue": 0,
+                "uncaughtExceptionsCount": 0,
+                "lastLogin": time.strftime(
+                    "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)",
+                    time.gmtime(created_at - 60),
+                ),
+                "mongoVersion": "7.0.14",
+                "mongoStorageEngine": "wiredTiger",
+                "oplogEnabled": True,
+                "msEnabled": False,
+                "deploy": {"method": "docker", "platform": "selfinstall"},
+            }
+        )  # fmt: skip
     return record
 
 

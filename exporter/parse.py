@@ -12,7 +12,10 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+if TYPE_CHECKING:
+    from .statfields import Sample
 
 # Real clusters run a handful of instances, large ones a few dozen: an answer listing more is
 # hostile or broken, and would flood Prometheus with series.
@@ -121,6 +124,10 @@ class Statistics:
     uploads_size_bytes: float | None
     livechat_visitors: float | None
     livechat_agents: float | None
+    # more from the same record (statfields.py), and the operator's extra_statistics
+    more: tuple[Sample, ...] = ()
+    deployment: tuple[tuple[str, str], ...] | None = None
+    extra: tuple[tuple[str, float], ...] = ()
 
 
 def number(value: Any) -> float | None:
@@ -315,7 +322,7 @@ def parse_instances(body: Any) -> InstancesAnswer:
 
 
 @only_parse_errors
-def parse_statistics_list(body: Any) -> Statistics | None:
+def parse_statistics_list(body: Any, extra_paths: tuple[str, ...] = ()) -> Statistics | None:
     """The newest record of a statistics.list answer (by createdAt), or None if it holds none."""
     if not isinstance(body, dict) or not isinstance(body.get("statistics"), list):
         raise ParseError("answer has no 'statistics' list")
@@ -325,12 +332,14 @@ def parse_statistics_list(body: Any) -> Statistics | None:
     if not records:
         return None
     newest = max(records, key=lambda r: timestamp(r.get("createdAt")) or -math.inf)
-    return parse_statistics(newest)
+    return parse_statistics(newest, extra_paths)
 
 
 @only_parse_errors
-def parse_statistics(record: dict[str, Any]) -> Statistics:
+def parse_statistics(record: dict[str, Any], extra_paths: tuple[str, ...] = ()) -> Statistics:
     """One statistics record (IStats); every field is optional."""
+    from . import statfields  # it builds on this module's number/clean/timestamp
+
     version = record.get("version")
     livechat = record.get("totalLivechat")
     if number(livechat) is None:
@@ -360,6 +369,9 @@ def parse_statistics(record: dict[str, Any]) -> Statistics:
         uploads_size_bytes=number(record.get("uploadsTotalSize")),
         livechat_visitors=number(record.get("totalLivechatVisitors")),
         livechat_agents=number(record.get("totalLivechatAgents")),
+        more=statfields.samples(record),
+        deployment=statfields.deployment(record),
+        extra=statfields.extra_fields(record, extra_paths),
     )
 
 

@@ -208,7 +208,7 @@ class Poller:
                 data: InstancesAnswer | Statistics | None = parse_instances(response.body)
             else:
                 response = await client.get(STATISTICS_PATH, STATISTICS_PARAMS)
-                data = parse_statistics_list(response.body)
+                data = parse_statistics_list(response.body, self.config.extra_statistics)
         except (PollError, ParseError) as exc:
             error = (
                 exc

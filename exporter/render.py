@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from . import __version__
+from . import __version__, statfields
 from .parse import Instance, InstancesAnswer, Statistics
 from .state import State, WorkspaceState
 
@@ -162,6 +162,9 @@ def _families() -> list[Family]:
             "When the newest statistics "
             "record was generated (createdAt), as Unix time; the server writes one about daily.",
         ),
+        *((f.family, g, f.help) for f in statfields.FIELDS),
+        (statfields.DEPLOYMENT_INFO, g, statfields.DEPLOYMENT_HELP),
+        (statfields.EXTRA, g, statfields.EXTRA_HELP),
         (
             "rocketchat_exporter_poll_duration_seconds",
             g,
@@ -281,6 +284,17 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
         if number is not None:
             labels = f"{ws_label},{extra}" if extra else ws_label
             out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
+    for sample in stats.more:
+        labels = f"{ws_label},{sample.label}" if sample.label else ws_label
+        out[sample.family].append(f"{sample.family}{{{labels}}} {fmt(sample.value)}\n")
+    if stats.deployment is not None:
+        labels = ",".join(f'{k}="{escape(v)}"' for k, v in stats.deployment)
+        info = statfields.DEPLOYMENT_INFO
+        out[info].append(f"{info}{{{ws_label},{labels}}} 1\n")
+    for path, value in stats.extra:
+        out[statfields.EXTRA].append(
+            f'{statfields.EXTRA}{{{ws_label},field="{escape(path)}"}} {fmt(value)}\n'
+        )
 
 
 def _encoded(out: dict[str, list[str]]) -> dict[str, bytes]:

@@ -45,5 +45,12 @@ def test_contract_list_is_the_one_in_the_contract() -> None:
         "rocketchat_instance_load15",
         "rocketchat_workspace_uploads_size_bytes",
         "rocketchat_workspace_livechat_agents",
+        "rocketchat_workspace_active_guests",
+        "rocketchat_workspace_app_users",
+        "rocketchat_workspace_teams",
+        "rocketchat_workspace_e2e_messages",
+        "rocketchat_workspace_integrations_active",
+        "rocketchat_workspace_migration_locked",
+        "rocketchat_workspace_livechat_managers",
     }
     assert mentioned - set(ALL_METRICS) - set(ADDITIONS) == NOT_YET

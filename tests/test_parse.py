@@ -259,7 +259,7 @@ def test_login_answer_and_error_codes() -> None:
 
 def test_every_fixture_is_understood_by_exactly_the_parser_it_is_for() -> None:
     names = sorted(p.name for p in FIXTURES.glob("*.json"))
-    assert len(names) == 18
+    assert len(names) == 19
     for name in names:
         body = fixture(name)
         if name.startswith("instances-"):
