@@ -449,6 +449,91 @@ def build() -> dict[str, Any]:
         h=7,
     )
 
+    layout.row("Adoption and health")
+    apps = "{" + WS + ',state="failed"}'
+    layout.add(
+        timeseries(
+            "Unique users (day / week / month)",
+            "Distinct users in the last day, week and month (statistics uniqueUsersOf*): daily, "
+            "weekly and monthly active users.",
+            [target(f"rocketchat_workspace_unique_users{sel}", "{{workspace}} {{period}}")],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Connection peaks",
+            "Peak of simultaneous connections of the day and of the month (statistics "
+            "dailyPeakConnections, maxMonthlyPeakConnections; 6.5+).",
+            [target(f"rocketchat_workspace_connections_peak{sel}", "{{workspace}} {{period}}")],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        stat(
+            "Apps failed",
+            "Installed apps in a failed state in the newest statistics record (alert "
+            "RocketChatAppsFailed); 0 also while the apps engine is not ready.",
+            f"sum(rocketchat_workspace_apps{apps}) or vector(0)",
+            steps=thresholds((None, "green"), (1, "red")),
+        ),
+        w=4,
+        h=7,
+    )
+    layout.add(
+        stat(
+            "Migration locked",
+            "Workspaces whose statistics show the database migration lock held (alert "
+            "RocketChatMigrationLocked after an hour): an upgrade in progress, or stuck.",
+            f"sum(rocketchat_workspace_migration_locked{sel}) or vector(0)",
+            steps=thresholds((None, "green"), (1, "red")),
+        ),
+        w=4,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Apps by state",
+            "Installed, enabled and failed apps (statistics apps.*).",
+            [target(f"rocketchat_workspace_apps{sel}", "{{workspace}} {{state}}")],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Push queue and uncaught exceptions",
+            "Push notifications waiting to be sent, and uncaught exceptions of the process that "
+            "generated the statistics record.",
+            [
+                target(f"rocketchat_workspace_push_queue{sel}", "{{workspace}} push queue", "A"),
+                target(
+                    f"rocketchat_workspace_uncaught_exceptions{sel}",
+                    "{{workspace}} uncaught exceptions",
+                    "B",
+                ),
+            ],
+        ),
+        w=8,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Threads, teams and E2E rooms",
+            "Threads, teams and end-to-end encrypted rooms (statistics totalThreads, "
+            "teams.totalTeams, totalE2ERooms).",
+            [
+                target(f"rocketchat_workspace_threads{sel}", "{{workspace}} threads", "A"),
+                target(f"rocketchat_workspace_teams{sel}", "{{workspace}} teams", "B"),
+                target(f"rocketchat_workspace_e2e_rooms{sel}", "{{workspace}} E2E rooms", "C"),
+            ],
+        ),
+        w=8,
+        h=7,
+    )
+
     layout.row("Exporter health")
     layout.add(
         timeseries(

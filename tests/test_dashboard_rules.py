@@ -60,9 +60,15 @@ def test_dashboard_panels_have_unique_ids_the_datasource_variable_and_descriptio
     assert variables["workspace"]["includeAll"] is True
 
 
-def test_dashboard_covers_the_four_rows_and_uses_only_contract_metrics() -> None:
+def test_dashboard_covers_the_five_rows_and_uses_only_contract_metrics() -> None:
     rows = [panel["title"] for panel in panels() if panel["type"] == "row"]
-    assert rows == ["Fleet overview", "Instances", "Usage", "Exporter health"]
+    assert rows == [
+        "Fleet overview",
+        "Instances",
+        "Usage",
+        "Adoption and health",
+        "Exporter health",
+    ]
     used = {m for _, expr in panel_exprs() for m in METRIC.findall(expr)}
     assert used <= set(ALL_METRICS), used - set(ALL_METRICS)
     assert len(used) >= 20
@@ -85,6 +91,8 @@ def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
         "RocketChatInstanceHeartbeatStale",
         "RocketChatWorkspaceDown",
         "RocketChatStatisticsStale",
+        "RocketChatAppsFailed",
+        "RocketChatMigrationLocked",
         "RocketChatExporterDown",
     }
     for rule in rules:
