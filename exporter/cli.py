@@ -15,7 +15,8 @@ from importlib import resources
 from pathlib import Path
 
 from . import __version__
-from .config import DEFAULT_LISTEN, Config, ConfigError, load_config, parse_listen
+from .config import load_config
+from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
 from .daemon import Exporter
 from .demo import FakeRocketChat, config_for, demo_workspaces
 from .poller import Poller, new_state

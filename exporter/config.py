@@ -8,31 +8,65 @@ from __future__ import annotations
 
 import os
 import re
-import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from .configmodel import (
+    DEFAULT_LISTEN,
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_STATISTICS_INTERVAL,
+    DEFAULT_TIMEOUT,
+    Auth,
+    Config,
+    ConfigError,
+    PasswordAuth,
+    Secret,
+    TLSConfig,
+    TokenAuth,
+    WorkspaceConfig,
+    parse_listen,
+)
+from .secretfiles import (
+    MAX_SECRET_FILE_BYTES,
+    SecretFileError,
+    read_secret,
+    read_secret_file,
+    secret_problem,
+)
 from .units import parse_duration, parse_size
+from .yamlfile import parse_yaml, read_text
 
-DEFAULT_LISTEN = "0.0.0.0:9877"
-DEFAULT_POLL_INTERVAL = 30.0
-DEFAULT_STATISTICS_INTERVAL = 300.0
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MAX_CONCURRENCY = 64
-DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-MAX_SECRET_FILE_BYTES = 64 * 1024  # a token or password; anything bigger is not one
+# the names other modules import from here (the model, the secret files, the YAML reader)
+__all__ = [
+    "DEFAULT_LISTEN",
+    "MAX_PROBLEMS",
+    "Auth",
+    "Config",
+    "ConfigError",
+    "PasswordAuth",
+    "Secret",
+    "SecretFileError",
+    "TLSConfig",
+    "TokenAuth",
+    "WorkspaceConfig",
+    "load_config",
+    "parse_listen",
+    "parse_yaml",
+    "read_secret",
+    "read_secret_file",
+    "read_text",
+    "secret_problem",
+]
+
 MAX_CONFIG_BYTES = 64 * 1024 * 1024  # ~300 000 workspaces: far beyond a real fleet
 MAX_STRING = MAX_SECRET_FILE_BYTES
 MAX_URL = 2048
 MAX_NAME = 200
 MAX_PROBLEMS = 100
 
-# libyaml's loader when PyYAML was built with it: ten times faster on a 1000-workspace config
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _ENV_REF = re.compile(r"\$\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -63,108 +97,6 @@ WORKSPACE_KEYS = {
 AUTH_KEYS = {"user_id", "token", "token_file", "username", "password", "password_file"}
 TLS_KEYS = {"ca_file", "insecure_skip_verify"}
 AUTH_FORMS = "give either token/token_file or username with password/password_file"
-
-
-class ConfigError(Exception):
-    """A config that cannot be used; `problems` holds one line per mistake."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-class SecretFileError(ValueError):
-    """A secret file (or inline secret) that cannot be used; the message never shows it."""
-
-
-class Secret:
-    """A string that never shows itself in repr(), str() or logs."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True)
-class TokenAuth:
-    """User id plus personal access token, given inline or as a file re-read on rejection."""
-
-    user_id: str
-    token: Secret | None = None
-    token_file: Path | None = None
-
-
-@dataclass(frozen=True)
-class PasswordAuth:
-    """Username plus password: the exporter logs in and re-logs in on 401."""
-
-    username: str
-    password: Secret | None = None
-    password_file: Path | None = None
-
-
-Auth = TokenAuth | PasswordAuth
-
-
-@dataclass(frozen=True)
-class TLSConfig:
-    ca_file: Path | None = None
-    insecure_skip_verify: bool = False
-
-
-@dataclass(frozen=True)
-class WorkspaceConfig:
-    name: str
-    url: str  # normalised: no trailing slash; API paths are appended to it
-    auth: Auth
-    poll_interval: float = DEFAULT_POLL_INTERVAL
-    statistics_interval: float = DEFAULT_STATISTICS_INTERVAL
-    timeout: float = DEFAULT_TIMEOUT
-    statistics: bool = True
-    tls: TLSConfig = field(default_factory=TLSConfig)
-
-
-@dataclass(frozen=True)
-class Config:
-    listen_host: str = "0.0.0.0"
-    listen_port: int = 9877
-    poll_interval: float = DEFAULT_POLL_INTERVAL
-    statistics_interval: float = DEFAULT_STATISTICS_INTERVAL
-    timeout: float = DEFAULT_TIMEOUT
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
-    workspaces: tuple[WorkspaceConfig, ...] = ()
-    shard_index: int = 0  # this replica polls the workspaces that hash to it (see shard.py)
-    shard_count: int = 1
-    extra_statistics: tuple[str, ...] = ()  # dotted paths into the statistics record
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """ "HOST:PORT", "[::1]:PORT" or ":PORT" (all interfaces); raises ValueError."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit():
-        raise ValueError("expected HOST:PORT, e.g. 0.0.0.0:9877")
-    port = int(port_text)
-    if not 0 <= port < 65536:
-        raise ValueError("port must be between 0 and 65535 (0 = any free port)")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host or "0.0.0.0", port
 
 
 class _Loader:
@@ -524,21 +456,6 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def read_text(filename: str, what: str, cap: int) -> str:
-    """A config file's text: at most `cap` bytes, UTF-8; a ConfigError naming the file else."""
-    try:
-        with Path(filename).open("rb") as handle:
-            data = handle.read(cap + 1)
-    except OSError as exc:
-        raise ConfigError([f"{filename}: cannot read {what}: {exc.strerror or 'error'}"]) from None
-    if len(data) > cap:
-        raise ConfigError([f"{filename}: {what} larger than {cap} bytes"])
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError([f"{filename}: {what} is not valid UTF-8"]) from None
-
-
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
     """Read and validate a config file; raises ConfigError with every problem found."""
     filename = str(path)
@@ -548,85 +465,3 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
         return loader.load(raw)
     except RecursionError:
         raise ConfigError([f"{filename}: (top level): nested too deeply"]) from None
-
-
-def parse_yaml(text: str, filename: str) -> Any:
-    """The YAML tree, refusing aliases: `*name` can repeat a subtree exponentially often (the
-    "billion laughs"), and nothing in this config needs one. Shared by both config files."""
-    try:
-        if "*" in text:  # the only way to write an alias; the scan costs nothing otherwise
-            for token in yaml.scan(text, Loader=_YAML_LOADER):
-                if isinstance(token, yaml.AliasToken):
-                    line = token.start_mark.line + 1
-                    raise ConfigError(
-                        [
-                            f"{filename}: line {line}: YAML aliases (*name) are not allowed; "
-                            "write the value out"
-                        ]
-                    )
-        return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError:
-        raise ConfigError([f"{filename}: {_yaml_problem(text)}"]) from None
-    except RecursionError:
-        raise ConfigError([f"{filename}: (top level): nested too deeply"]) from None
-
-
-def _yaml_problem(text: str) -> str:
-    """Where and what, from the pure-Python parser (same wording whether libyaml exists)."""
-    try:
-        yaml.safe_load(text)
-    except RecursionError:
-        return "(top level): nested too deeply"
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(top level)"
-        return f"{where}: invalid YAML: {getattr(exc, 'problem', None) or 'cannot parse'}"
-    return "(top level): invalid YAML"
-
-
-def secret_problem(value: str, *, header: bool) -> str:
-    """What makes a secret (or user id) unusable, "" if nothing. `header`: it is sent in an
-    HTTP header, so printable ASCII only; otherwise no control characters."""
-    if header and not all("!" <= c <= "~" for c in value):
-        return "must be printable ASCII without spaces or control characters"
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
-        return "contains a control character"
-    return ""
-
-
-def read_secret_file(file: Path, *, header: bool) -> str:
-    """A token or password file: a regular file of at most 64 KiB, UTF-8, with a BOM and
-    surrounding whitespace stripped. A FIFO or device is refused without blocking on it.
-    Raises OSError when it cannot be read, SecretFileError when its content is unusable."""
-    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SecretFileError("is not a regular file")
-        chunks, size = [], 0
-        while chunk := os.read(fd, MAX_SECRET_FILE_BYTES + 1 - size):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > MAX_SECRET_FILE_BYTES:
-                raise SecretFileError(f"is larger than {MAX_SECRET_FILE_BYTES} bytes")
-    finally:
-        os.close(fd)
-    try:
-        text = b"".join(chunks).decode("utf-8").removeprefix("\ufeff").strip()
-    except UnicodeDecodeError:
-        raise SecretFileError("is not valid UTF-8") from None
-    if not text:
-        raise SecretFileError("is empty")
-    problem = secret_problem(text, header=header)
-    if problem:
-        raise SecretFileError(problem)
-    return text
-
-
-def read_secret(inline: Secret | None, file: Path | None, *, header: bool = False) -> str:
-    """The current secret: the inline value (checked at load), or the file's, read now."""
-    if inline is not None:
-        return inline.reveal()
-    if file is None:
-        raise SecretFileError("is not configured")
-    return read_secret_file(file, header=header)

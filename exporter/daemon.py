@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .config import Config, ConfigError
+from .configmodel import Config, ConfigError
 from .poller import Poller, display_url, enabled_endpoints, new_state
 from .shard import assigned
 from .state import State

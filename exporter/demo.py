@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .config import Config, Secret, TokenAuth, WorkspaceConfig
+from .configmodel import Config, Secret, TokenAuth, WorkspaceConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_401 = {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from .config import Config, WorkspaceConfig
+from .configmodel import Config, WorkspaceConfig
 from .parse import InstancesAnswer, ParseError, Statistics, parse_instances, parse_statistics_list
 from .rocketchat import (
     INSTANCES_PATH,

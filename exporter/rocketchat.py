@@ -21,8 +21,9 @@ import aiohttp
 import yarl
 
 from . import __version__
-from .config import PasswordAuth, SecretFileError, TokenAuth, WorkspaceConfig, read_secret
+from .configmodel import PasswordAuth, TokenAuth, WorkspaceConfig
 from .parse import ParseError, error_code, parse_login
+from .secretfiles import SecretFileError, read_secret
 from .units import backoff
 
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"

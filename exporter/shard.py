@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from .config import Config
+from .configmodel import Config
 
 
 def owner(name: str, count: int) -> int:

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, parse_yaml, read_text
+from .configmodel import ConfigError
 from .tlsconfig import build_context, join_dir, tls_enabled
 from .units import parse_duration
+from .yamlfile import parse_yaml, read_text
 
 TOP_KEYS = ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit")
 # exporter-toolkit's extraHTTPHeaders: the only headers it lets a config add, and their values
