@@ -1,0 +1,174 @@
+"""Parsed records -> exposition text (format 0.0.4): per-family fragments of one workspace, the
+exporter's own families, and the join that groups every family under one HELP/TYPE header."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterable
+
+from . import __version__, statfields
+from .catalogue import FAMILIES, INSTANCE_GAUGES, ORDER, STATISTICS_GAUGES
+from .parse import Instance, InstancesAnswer, Statistics
+from .state import State, WorkspaceState
+
+
+def escape(value: str) -> str:
+    """Label value escaping of the text format: backslash, double quote, newline."""
+    if "\\" in value or '"' in value or "\n" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def fmt(value: float) -> str:
+    """Integers without a fraction (exact and compact), everything else as Python's repr."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _instance_lines(ws_label: str, instance: Instance, out: dict[str, list[str]]) -> None:
+    labels = (
+        f'{ws_label},instance_id="{escape(instance.instance_id)}",'
+        f'host="{escape(instance.host)}",port="{escape(instance.port)}"'
+    )
+    info = (
+        f'{labels},name="{escape(instance.name)}",address="{escape(instance.address)}",'
+        f'node_version="{escape(instance.node_version)}",pid="{escape(instance.pid)}",'
+        f'os_type="{escape(instance.os_type)}",os_platform="{escape(instance.os_platform)}",'
+        f'os_arch="{escape(instance.os_arch)}",os_release="{escape(instance.os_release)}"'
+    )
+    out["rocketchat_instance_info"].append(f"rocketchat_instance_info{{{info}}} 1\n")
+    if instance.connected is not None:
+        value = "1" if instance.connected else "0"
+        out["rocketchat_instance_connected"].append(
+            f"rocketchat_instance_connected{{{labels}}} {value}\n"
+        )
+    for family, getter in INSTANCE_GAUGES:
+        number = getter(instance)
+        if number is not None:
+            out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
+
+
+def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]]) -> None:
+    if stats.version is not None:
+        out["rocketchat_workspace_info"].append(
+            f'rocketchat_workspace_info{{{ws_label},version="{escape(stats.version)}"}} 1\n'
+        )
+    for family, extra, attribute in STATISTICS_GAUGES:
+        number: float | None = getattr(stats, attribute)
+        if number is not None:
+            labels = f"{ws_label},{extra}" if extra else ws_label
+            out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
+    for sample in stats.more:
+        labels = f"{ws_label},{sample.label}" if sample.label else ws_label
+        out[sample.family].append(f"{sample.family}{{{labels}}} {fmt(sample.value)}\n")
+    if stats.deployment is not None:
+        labels = ",".join(f'{k}="{escape(v)}"' for k, v in stats.deployment)
+        info = statfields.DEPLOYMENT_INFO
+        out[info].append(f"{info}{{{ws_label},{labels}}} 1\n")
+    for path, value in stats.extra:
+        out[statfields.EXTRA].append(
+            f'{statfields.EXTRA}{{{ws_label},field="{escape(path)}"}} {fmt(value)}\n'
+        )
+
+
+def _encoded(out: dict[str, list[str]]) -> dict[str, bytes]:
+    # the parsers already escape lone surrogates (see parse.clean); this keeps that promise
+    # even for a string that did not pass through them, without merging distinct values
+    return {
+        name: "".join(lines).encode("utf-8", "backslashreplace")
+        for name, lines in out.items()
+        if lines
+    }
+
+
+def render_instances(name: str, instances: InstancesAnswer) -> dict[str, bytes]:
+    """The instances.get part of a workspace's samples, by family."""
+    ws_label = f'workspace="{escape(name)}"'
+    out: dict[str, list[str]] = {family: [] for family in ORDER}
+    out["rocketchat_instances"].append(f"rocketchat_instances{{{ws_label}}} {len(instances)}\n")
+    out["rocketchat_workspace_links_reported"].append(
+        f"rocketchat_workspace_links_reported{{{ws_label}}} {int(instances.links_reported)}\n"
+    )
+    for instance in instances:
+        _instance_lines(ws_label, instance, out)
+    return _encoded(out)
+
+
+def render_statistics(name: str, stats: Statistics) -> dict[str, bytes]:
+    """The statistics.list part of a workspace's samples, by family."""
+    out: dict[str, list[str]] = {family: [] for family in ORDER}
+    _statistics_lines(f'workspace="{escape(name)}"', stats, out)
+    return _encoded(out)
+
+
+def render_bookkeeping(workspace: WorkspaceState) -> dict[str, bytes]:
+    """rocketchat_up and the exporter's poll metrics of a workspace, by family."""
+    out: dict[str, list[str]] = {family: [] for family in ORDER}
+    ws_label = f'workspace="{escape(workspace.name)}"'
+    up = workspace.up
+    if up is not None:
+        out["rocketchat_up"].append(f"rocketchat_up{{{ws_label}}} {1 if up else 0}\n")
+    for endpoint, status in workspace.status.items():
+        labels = f'{ws_label},endpoint="{endpoint}"'
+        if status.duration_seconds is not None:
+            out["rocketchat_exporter_poll_duration_seconds"].append(
+                f"rocketchat_exporter_poll_duration_seconds{{{labels}}} "
+                f"{fmt(status.duration_seconds)}\n"
+            )
+        if status.last_success is not None:
+            out["rocketchat_exporter_last_success_timestamp_seconds"].append(
+                f"rocketchat_exporter_last_success_timestamp_seconds{{{labels}}} "
+                f"{fmt(status.last_success)}\n"
+            )
+    for (endpoint, reason), count in sorted(workspace.errors.items()):
+        out["rocketchat_exporter_poll_errors_total"].append(
+            f'rocketchat_exporter_poll_errors_total{{{ws_label},endpoint="{endpoint}",'
+            f'reason="{reason}"}} {count}\n'
+        )
+    return _encoded(out)
+
+
+_HEADERS = {
+    f.name: f"# HELP {f.name} {f.help}\n# TYPE {f.name} {f.kind}\n".encode() for f in FAMILIES
+}
+
+
+def build_info() -> bytes:
+    return (
+        "# HELP rocketchat_exporter_build_info The exporter's version and Python version.\n"
+        "# TYPE rocketchat_exporter_build_info gauge\n"
+        f'rocketchat_exporter_build_info{{version="{escape(__version__)}",'
+        f'python_version="{escape(platform.python_version())}"}} 1\n'
+    ).encode()
+
+
+_BUILD_INFO = build_info()
+
+
+def exporter_families(state: State) -> bytes:
+    """The exporter's own families that belong to no workspace."""
+    text = ""
+    if state.auth_failures is not None:
+        text += (
+            "# HELP rocketchat_exporter_http_auth_failures_total Requests to the exporter's "
+            "endpoints refused for missing or wrong basic auth credentials.\n"
+            "# TYPE rocketchat_exporter_http_auth_failures_total counter\n"
+            f"rocketchat_exporter_http_auth_failures_total {state.auth_failures}\n"
+        )
+    return _BUILD_INFO + text.encode()
+
+
+def join_families(fragments: Iterable[dict[str, bytes]], head: bytes) -> list[bytes]:
+    """The parts of the exposition: `head` (the exporter's own families), then per-workspace
+    fragments grouped family by family, each family under one header (the text format
+    requires a family's samples to be contiguous)."""
+    fragment_list = list(fragments)
+    parts = [head]
+    for name in ORDER:
+        samples = [f[name] for f in fragment_list if name in f]
+        if samples:
+            parts.append(_HEADERS[name])
+            parts.extend(samples)
+    return parts
