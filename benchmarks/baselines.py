@@ -51,7 +51,7 @@ async def main(mode: str, exposition: str, port_file: str) -> None:
 
     else:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(Families(list(text_string_to_metric_families(text))))  # type: ignore[arg-type]
+        registry.register(Families(list(text_string_to_metric_families(text))))
 
         async def handler(request: web.Request) -> web.Response:
             body = generate_latest(registry)

@@ -14,7 +14,7 @@ import time
 
 import aiohttp
 
-from exporter.config import load_config
+from exporter.config import TokenAuth, load_config
 from exporter.poller import Poller, new_state
 from exporter.rocketchat import INSTANCES_PATH, STATISTICS_PARAMS, STATISTICS_PATH
 
@@ -47,7 +47,7 @@ async def baseline_round(config_path: str) -> tuple[float, float, int]:
 
         jobs = []
         for w in config.workspaces:
-            assert hasattr(w.auth, "token") and w.auth.token is not None
+            assert isinstance(w.auth, TokenAuth) and w.auth.token is not None
             headers = {"X-User-Id": w.auth.user_id, "X-Auth-Token": w.auth.token.reveal()}
             jobs.append(get(w.url + INSTANCES_PATH, None, headers))
             jobs.append(get(w.url + STATISTICS_PATH, STATISTICS_PARAMS, headers))

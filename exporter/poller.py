@@ -19,11 +19,11 @@ import aiohttp
 
 from .configmodel import Config, WorkspaceConfig
 from .parse import InstancesAnswer, ParseError, Statistics, parse_instances, parse_statistics_list
+from .rcerrors import PollError
 from .rocketchat import (
     INSTANCES_PATH,
     STATISTICS_PARAMS,
     STATISTICS_PATH,
-    PollError,
     RocketChatClient,
     new_session,
 )

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import random
 import ssl
 import time
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -22,7 +19,9 @@ import yarl
 
 from . import __version__
 from .configmodel import PasswordAuth, TokenAuth, WorkspaceConfig
+from .inflate import Inflater
 from .parse import ParseError, error_code, parse_login
+from .rcerrors import PollError, Response, remaining, reset_seconds
 from .secretfiles import SecretFileError, read_secret
 from .units import backoff
 
@@ -35,108 +34,11 @@ _CHUNK = 64 * 1024
 _NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
 
 
-class PollError(Exception):
-    """A failed request; `reason` is one of the contract's error reasons."""
-
-    def __init__(
-        self,
-        reason: str,
-        message: str,
-        *,
-        retry_at: float | None = None,
-        error: str = "",
-        source: str = "request",
-    ) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.retry_at = retry_at  # Unix seconds from X-RateLimit-Reset, when the server said
-        self.error = error  # the body's `error` code, e.g. "totp-required"
-        # "request": the data request failed; "login": a login request failed;
-        # "skipped": no request was made (login paused after failures)
-        self.source = source
-
-
-@dataclass(frozen=True)
-class Response:
-    """A successful JSON answer plus the rate-limit budget the server announced."""
-
-    body: Any
-    rate_remaining: int | None
-    rate_reset: float | None
-
-
-def _reset_seconds(headers: Any) -> float | None:
-    """X-RateLimit-Reset is absolute Unix time in *milliseconds*; nonsense counts as absent."""
-    raw = headers.get("X-RateLimit-Reset")
-    if not isinstance(raw, str) or len(raw) > 32:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    seconds = value / 1000.0  # a tiny positive value underflows to 0.0: absent too
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
-
-
-def _remaining(headers: Any) -> int | None:
-    """X-RateLimit-Remaining: a count of requests, so a non-negative integer or absent."""
-    raw = headers.get("X-RateLimit-Remaining")
-    if not isinstance(raw, str) or len(raw) > 12 or not (raw.isascii() and raw.strip().isdigit()):
-        return None
-    return int(raw)
-
-
 def _secret_problem(exc: OSError | SecretFileError) -> str:
     """What is wrong with a secret file, without its name or content."""
     if isinstance(exc, OSError):
         return f"cannot be read: {exc.strerror or 'error'}"
     return str(exc)
-
-
-class _Inflater:
-    """Undoes a Content-Encoding while counting the output against the size cap, so a small
-    compressed answer can never become a large body in memory (decompression bombs)."""
-
-    def __init__(self, encoding: str, path: str, limit: int) -> None:
-        self.path, self.limit, self.size = path, limit, 0
-        encoding = encoding.strip().lower()
-        if encoding in ("", "identity"):
-            self.zlib: Any = None
-        elif encoding in ("gzip", "x-gzip"):
-            self.zlib = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            self.zlib = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)  # zlib or gzip header
-        else:
-            raise PollError(
-                "invalid_response",
-                f"{path}: answer in an unsupported Content-Encoding; check the server or proxy",
-            )
-
-    def feed(self, chunk: bytes) -> bytes:
-        if self.zlib is None:
-            return self._count(chunk)
-        try:
-            out = self.zlib.decompress(chunk, self.limit - self.size + 1)
-            if self.zlib.unconsumed_tail:  # more output than the cap allows
-                self._count(out)
-                raise self._too_large()
-        except zlib.error:
-            raise PollError("invalid_response", f"{self.path}: corrupt compressed answer") from None
-        return self._count(out)
-
-    def _count(self, data: bytes) -> bytes:
-        self.size += len(data)
-        if self.size > self.limit:
-            raise self._too_large()
-        return data
-
-    def _too_large(self) -> PollError:
-        return PollError(
-            "too_large",
-            f"{self.path}: answer larger than {self.limit} bytes (decompressed); raise "
-            "max_response_bytes if it is legitimate",
-        )
 
 
 def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext | bool:
@@ -356,8 +258,8 @@ class RocketChatClient:
                 f"{path}: answer of {resp.content_length} bytes > {limit}; raise "
                 "max_response_bytes if it is legitimate",
             )
-        received = _Inflater("", path, limit)  # counts the bytes on the wire
-        inflater = _Inflater(resp.headers.get("Content-Encoding", ""), path, limit)
+        received = Inflater("", path, limit)  # counts the bytes on the wire
+        inflater = Inflater(resp.headers.get("Content-Encoding", ""), path, limit)
         if inflater.zlib is None and resp.content_length is not None:
             return await resp.read()  # plain and of a declared size within the cap
         chunks: list[bytes] = []
@@ -379,9 +281,9 @@ class RocketChatClient:
                     "invalid_response",
                     f"{path}: answer is not JSON (a proxy or login page?); check the url",
                 )
-            return Response(body, _remaining(headers), _reset_seconds(headers))
+            return Response(body, remaining(headers), reset_seconds(headers))
         if status == 429 or code.endswith("[error-too-many-requests]"):
-            retry_at = _reset_seconds(headers)
+            retry_at = reset_seconds(headers)
             hint = "grant the exporter's user api-bypass-rate-limit or poll less often"
             raise PollError("rate_limited", f"{path}: rate limited; {hint}", retry_at=retry_at)
         if status == 401:

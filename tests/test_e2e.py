@@ -351,7 +351,8 @@ async def test_status_page_health_and_readiness(fake: FakeRocketChat, exporter_f
     await wait_for(lambda: run.exporter.state.ready, "first poll of every workspace")
 
     async def ready() -> bool:
-        return (await run.get("/ready"))[0] == 200
+        status: int = (await run.get("/ready"))[0]
+        return status == 200
 
     await wait_for(ready, "/ready once the first polls are in /metrics")
     assert series(await run.samples(), "rocketchat_up", workspace="strings")

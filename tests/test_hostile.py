@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from exporter import rcerrors
 from exporter.parse import ParseError, parse_instances, parse_login, parse_statistics_list
 from exporter.poller import _paced
 from exporter.render import Renderer
-from exporter.rocketchat import _remaining, _reset_seconds
 from exporter.state import INSTANCES, STATISTICS, State
 
 from conftest import parse_exposition
@@ -166,7 +166,7 @@ def test_rate_limit_headers_never_raise_and_pacing_stays_bounded(
         for k, v in (("X-RateLimit-Remaining", remaining), ("X-RateLimit-Reset", reset))
         if v is not None
     }
-    left, reset_at = _remaining(headers), _reset_seconds(headers)
+    left, reset_at = rcerrors.remaining(headers), rcerrors.reset_seconds(headers)
     assert left is None or left >= 0
     assert reset_at is None or (math.isfinite(reset_at) and reset_at > 0)
     not_before = _paced(left, reset_at)

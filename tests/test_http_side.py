@@ -81,7 +81,8 @@ async def test_twenty_concurrent_reloads_leave_one_poller_per_workspace_and_no_o
 
     async def post() -> int:
         async with run.session.post(run.exporter.url + "/-/reload") as resp:
-            return resp.status
+            status: int = resp.status
+            return status
 
     def swap_in(source: Path) -> None:  # atomically, as config management tools do
         staged = tmp_path / "staged.yaml"

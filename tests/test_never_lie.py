@@ -32,8 +32,9 @@ from exporter.demo import (
     make_statistics,
     respond,
 )
+from exporter.inflate import Inflater
 from exporter.parse import ParseError, parse_instances
-from exporter.rocketchat import PollError, _Inflater
+from exporter.rcerrors import PollError
 
 from conftest import (
     fast_config,
@@ -197,7 +198,7 @@ def test_the_inflater_never_holds_more_than_the_cap() -> None:
     compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     bomb = b"".join(compressor.compress(bytes(1 << 20)) for _ in range(256)) + compressor.flush()
     assert len(bomb) < 1024 * 1024
-    inflater = _Inflater("gzip", "/api/v1/instances.get", LIMIT)
+    inflater = Inflater("gzip", "/api/v1/instances.get", LIMIT)
     kept = 0
     with pytest.raises(PollError) as caught:
         for start in range(0, len(bomb), 65536):
@@ -209,7 +210,7 @@ def test_the_inflater_never_holds_more_than_the_cap() -> None:
 
 def test_an_unknown_content_encoding_is_an_invalid_response() -> None:
     with pytest.raises(PollError) as caught:
-        _Inflater("br", "/api/v1/instances.get", LIMIT)
+        Inflater("br", "/api/v1/instances.get", LIMIT)
     assert caught.value.reason == "invalid_response"
 
 
@@ -276,7 +277,7 @@ async def test_huge_date_and_negative_rate_limit_headers_keep_the_workspace_up(
 async def test_once_reports_every_workspace_when_one_fails_internally(
     fake: FakeRocketChat, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    original = exporter.poller.parse_instances
+    original = parse_instances
 
     def buggy_for_new(body: Any) -> Any:
         if "uuid-new-1" in json.dumps(body):

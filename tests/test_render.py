@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import gzip
 
-from exporter.parse import parse_instances
+from exporter.parse import InstancesAnswer, parse_instances
 from exporter.render import Renderer, fmt
 from exporter.state import INSTANCES, STATISTICS, State
 
 from conftest import parse_exposition, promtool_check_metrics, series, value
 
 
-def hostile_instances() -> tuple:
+def hostile_instances() -> InstancesAnswer:
     record = {
         "_id": 'id"with\\quotes\nand newline',
         "name": "rocket.chat \ud800 lone surrogate",

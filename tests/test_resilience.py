@@ -321,9 +321,10 @@ async def test_an_internal_error_drops_the_series_and_polling_goes_on(
     nor leave the last values on /metrics."""
     run = await exporter_for(fast_config(fake))
     await run.wait_until(lambda s: value(s, "rocketchat_up", workspace="new") == 1, "new up")
+    import exporter.parse
     import exporter.poller
 
-    original = exporter.poller.parse_instances
+    original = exporter.parse.parse_instances
 
     def broken(body: Any) -> Any:
         raise RuntimeError("a bug")

@@ -388,6 +388,10 @@ async def test_rate_limit_is_a_token_bucket_answering_429(serve: Any) -> None:
 
 
 async def test_empty_file_or_empty_tls_section_serves_plain_http(serve: Any) -> None:
-    for name, content in (("empty", {}), ("empty_tls", {"tls_server_config": {}})):
+    cases: list[tuple[str, dict[str, Any]]] = [
+        ("empty", {}),
+        ("empty_tls", {"tls_server_config": {}}),
+    ]
+    for name, content in cases:
         port = await serve(name, content)
         assert (await fetch(port, None))[0] == 200
