@@ -159,6 +159,7 @@ async def _serve(
     path: str | None,
     overrides: Overrides,
     lifecycle: bool,
+    web_path: str | None = None,
 ) -> int:
     exporter: Exporter
 
@@ -168,6 +169,11 @@ async def _serve(
         problems = await exporter.reload_from(lambda: overrides.apply(load_config(path)))
         for problem in problems:
             log.error("reload rejected, keeping the running config: %s", problem)
+        if web_path:
+            web_problems = await exporter.reload_web_config(web_path)
+            for problem in web_problems:
+                log.error("web config reload rejected, keeping the running one: %s", problem)
+            problems += web_problems
         return problems
 
     exporter = Exporter(config, web_config, reload if path else None, lifecycle=lifecycle)
@@ -219,7 +225,9 @@ async def _run(
     try:
         if args.once:
             return await _once(config)
-        return await _serve(config, web_config, args.config, overrides, args.enable_lifecycle)
+        return await _serve(
+            config, web_config, args.config, overrides, args.enable_lifecycle, args.web_config
+        )
     finally:
         if fake is not None:
             await fake.stop()

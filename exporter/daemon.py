@@ -13,8 +13,8 @@ from .configmodel import Config, ConfigError
 from .poller import Poller, display_url, enabled_endpoints, new_state
 from .shard import assigned
 from .state import State
-from .web import Reloader, make_app
-from .webconfig import WebConfig
+from .web import GUARD_KEY, Reloader, make_app
+from .webconfig import WebConfig, load_web_config
 from .webserver import (
     HEADER_TIMEOUT,
     BoundedSite,
@@ -50,6 +50,7 @@ class Exporter:
         self.poller = Poller(self.config, self.state)
         self.runner: web.AppRunner | None = None
         self.site: BoundedSite | None = None
+        self.app: web.Application | None = None
         self.port = 0
         # however many reloads arrive at once (SIGHUP, POST /-/reload), one runs at a time
         self.reload_lock = asyncio.Lock()
@@ -61,7 +62,7 @@ class Exporter:
             raise_fd_limit(), self.config.max_concurrency
         )
         tracker = BusyTracker()
-        app = make_app(
+        app = self.app = make_app(
             self.state,
             web_config=self.web_config,
             reload=self.reloader,
@@ -109,6 +110,36 @@ class Exporter:
         vanish, changed ones restart; unchanged ones keep their state and counters."""
         async with self.reload_lock:
             await self._apply(config)
+
+    async def reload_web_config(self, path: str) -> list[str]:
+        """Re-read --web-config (as exporter-toolkit re-reads it): users, headers, rate limit and
+        client SANs apply to the next request; TLS settings and files (a rotated certificate)
+        to the next connection, the listening socket being reopened with the new context. An
+        invalid file changes nothing; the problems are returned."""
+        async with self.reload_lock:
+            try:
+                new = await asyncio.to_thread(load_web_config, path)
+            except ConfigError as exc:
+                return exc.problems
+            if (new.ssl_context is None) != (self.web_config.ssl_context is None):
+                return [f"{path}: turning TLS on or off takes effect only after a restart"]
+            assert self.app is not None and self.site is not None and self.runner is not None
+            self.app[GUARD_KEY].update(new)
+            if new.ssl_context is not None:
+                old = self.site
+                await old.stop()  # connections already open go on; new ones meet the new context
+                self.site = BoundedSite(
+                    self.runner,
+                    self.config.listen_host,
+                    self.port,
+                    ssl_context=new.ssl_context,
+                    max_connections=old.max_connections,
+                    tracker=old.tracker,
+                )
+                await self.site.start()
+            self.web_config = new
+            log.info("web config reloaded from %s", path)
+            return []
 
     async def reload_from(self, load: Callable[[], Config]) -> list[str]:
         """Load a config in a worker thread (the loop keeps serving) and apply it, both under

@@ -20,7 +20,7 @@ from .selfmetrics import SelfMetrics, finish_gzip, open_gzip
 from .state import State
 from .statuspage import STATES, fleet_main, fleet_page, workspace_main, workspace_page
 from .webconfig import WebConfig
-from .webguard import BasicAuthGuard, add_headers, middlewares
+from .webguard import WebGuard
 from .webserver import BusyTracker
 
 log = logging.getLogger("exporter.web")
@@ -114,16 +114,14 @@ async def _publishing(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     publisher.close()
-    guard = app.get(GUARD_KEY)
-    if guard is not None:
-        guard.close()
+    app[GUARD_KEY].close()
 
 
 Reloader = Callable[[], Awaitable[list[str]]]
 RELOAD_KEY: web.AppKey[Reloader] = web.AppKey("reload")
 
 
-GUARD_KEY = web.AppKey("guard", BasicAuthGuard)
+GUARD_KEY = web.AppKey("guard", WebGuard)
 
 
 def make_app(
@@ -136,16 +134,15 @@ def make_app(
 ) -> web.Application:
     """The exporter's HTTP application. `web_config` adds its rate limit, client SAN check,
     basic auth (all but /healthz) and headers; POST /-/reload exists only with `lifecycle`."""
-    chain, guard = middlewares(web_config or WebConfig(), state)
+    guard = WebGuard(web_config or WebConfig(), state)
+    chain = [guard.middleware]
     if tracker is not None:
         chain.insert(0, tracker.middleware)
     app = web.Application(middlewares=chain)
     app[STATE_KEY] = state
     app[PUBLISHER_KEY] = Publisher(state)
-    if guard is not None:
-        app[GUARD_KEY] = guard
-    if web_config is not None and web_config.headers:
-        app.on_response_prepare.append(add_headers(web_config.headers))
+    app[GUARD_KEY] = guard
+    app.on_response_prepare.append(guard.on_prepare)
     if reload is not None:
         app[RELOAD_KEY] = reload
     app.cleanup_ctx.append(_publishing)

@@ -140,60 +140,52 @@ class BasicAuthGuard:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def rate_limit_middleware(limit: RateLimit) -> Callable[..., Awaitable[web.StreamResponse]]:
-    bucket = TokenBucket(limit)
+class WebGuard:
+    """Everything --web-config asks of each request, in the toolkit's order (rate limit, client
+    certificate SANs, basic auth) plus the extra headers, read from the current web config so a
+    reload (SIGHUP) applies to the next request."""
+
+    def __init__(self, web_config: WebConfig, state: State) -> None:
+        self.state = state
+        self.config = WebConfig()
+        self.bucket: TokenBucket | None = None
+        self.auth: BasicAuthGuard | None = None
+        self.update(web_config)
+
+    def update(self, web_config: WebConfig) -> None:
+        if web_config.rate_limit != self.config.rate_limit:
+            limit = web_config.rate_limit
+            self.bucket = TokenBucket(limit) if limit is not None else None
+        if web_config.users != self.config.users:
+            if self.auth is not None:
+                self.auth.close()
+            self.auth = BasicAuthGuard(web_config.users, self.state) if web_config.users else None
+        self.config = web_config
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not bucket.allow():
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if self.bucket is not None and not self.bucket.allow():
             return web.Response(status=429, text="Too Many Requests\n")
+        wanted = self.config.allowed_sans
+        if wanted is not None:
+            transport = request.transport
+            peercert = transport.get_extra_info("peercert") if transport is not None else None
+            if set(wanted).isdisjoint(san_values(peercert)):
+                # Go refuses such a client in the handshake; Python's ssl has no hook there
+                response = web.Response(
+                    status=403, text="403 Forbidden: client certificate has no allowed SAN\n"
+                )
+                response.force_close()
+                return response
+        if self.auth is not None:
+            return await self.auth.middleware(request, handler)
         return await handler(request)
 
-    return middleware
+    async def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
+        """http_server_config.headers, on every answer."""
+        if self.config.headers:
+            response.headers.update(self.config.headers)
 
-
-def san_middleware(allowed: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """client_allowed_sans: the verified client certificate must carry one of these SANs.
-    (Go refuses such a client in the handshake; Python's ssl has no hook there, so the
-    request is refused instead and the connection closed.)"""
-    wanted = frozenset(allowed)
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        transport = request.transport
-        peercert = transport.get_extra_info("peercert") if transport is not None else None
-        if wanted.isdisjoint(san_values(peercert)):
-            response = web.Response(
-                status=403, text="403 Forbidden: client certificate has no allowed SAN\n"
-            )
-            response.force_close()
-            return response
-        return await handler(request)
-
-    return middleware
-
-
-def middlewares(
-    web_config: WebConfig, state: State
-) -> tuple[list[Callable[..., Awaitable[web.StreamResponse]]], BasicAuthGuard | None]:
-    """The middlewares for a web config, in the toolkit's order, and the auth guard (to close)."""
-    chain = []
-    if web_config.rate_limit is not None:
-        chain.append(rate_limit_middleware(web_config.rate_limit))
-    if web_config.allowed_sans is not None:
-        chain.append(san_middleware(web_config.allowed_sans))
-    guard = BasicAuthGuard(web_config.users, state) if web_config.users else None
-    if guard is not None:
-        chain.append(guard.middleware)
-    return chain, guard
-
-
-def add_headers(
-    headers: dict[str, str],
-) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
-    """http_server_config.headers, on every answer."""
-
-    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
-        response.headers.update(headers)
-
-    return on_prepare
+    def close(self) -> None:
+        if self.auth is not None:
+            self.auth.close()

@@ -9,8 +9,11 @@ import base64
 import dataclasses
 import logging
 import os
+import re
 import resource
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -29,18 +32,21 @@ from conftest import fast_config, parse_exposition, poll_errors, series, value, 
 
 
 async def start_process(
-    config: Path, **options: Any
+    config: Path, web_config: Path | None = None, **options: Any
 ) -> tuple[asyncio.subprocess.Process, int, bytes]:
     """The exporter as its own process on a free port: (process, port, log so far)."""
+    web = ["--web-config", str(web_config)] if web_config else []
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "exporter", "--config", str(config), "--listen", "127.0.0.1:0",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, **options,
+        *web, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, **options,
     )  # fmt: skip
     assert process.stderr is not None
     log = b""
     while b"listening on" not in log:
         log += await asyncio.wait_for(process.stderr.readline(), timeout=60)
-    return process, int(log.split(b"listening on 127.0.0.1:")[1].split(b",")[0]), log
+    port = re.match(rb"\d+", log.split(b"listening on 127.0.0.1:")[1])
+    assert port is not None
+    return process, int(port.group()), log
 
 
 def poll_tasks(name: str) -> list[asyncio.Task[Any]]:
@@ -130,7 +136,7 @@ async def test_post_reload_is_404_without_the_lifecycle_flag_and_sighup_still_re
             async with session.post(f"http://127.0.0.1:{port}/-/reload") as resp:
                 assert resp.status == 404
             write_config(tmp_path, fake, ["old", "new"])
-            process.send_signal(__import__("signal").SIGHUP)
+            process.send_signal(signal.SIGHUP)
 
             async def both_polled() -> bool:
                 async with session.get(f"http://127.0.0.1:{port}/metrics") as resp:
@@ -326,3 +332,73 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
     raised = int(done.stdout)
     assert raised > 256 and (raised == hard or hard == resource.RLIM_INFINITY)
     _ = soft, dataclasses
+
+
+# -- SIGHUP re-reads --web-config: rotated certificates and changed users ----------------------
+
+
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    cert, key = folder / f"{name}.crt", folder / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={name}", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_sighup_rotates_the_certificate_and_users_and_keeps_them_when_broken(
+    fake: FakeRocketChat, tmp_path: Path
+) -> None:
+    first, second = self_signed(tmp_path, "first"), self_signed(tmp_path, "second")
+    live_cert, live_key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    web = tmp_path / "web.yml"
+
+    def install(pair: tuple[Path, Path], password: bytes) -> None:
+        live_cert.write_bytes(pair[0].read_bytes())
+        live_key.write_bytes(pair[1].read_bytes())
+        hashed = bcrypt.hashpw(password, bcrypt.gensalt(rounds=4)).decode()
+        web.write_text(
+            "tls_server_config: {cert_file: tls.crt, key_file: tls.key}\n"
+            f"basic_auth_users: {{prometheus: '{hashed}'}}\n"
+        )
+
+    install(first, b"one")
+    config = write_config(tmp_path, fake, ["old"])
+    process, port, _ = await start_process(config, web_config=web)
+    url = f"https://127.0.0.1:{port}/metrics"
+
+    async def status(trust: Path, password: str) -> int:
+        context = ssl.create_default_context(cafile=str(trust))
+        headers = {"Authorization": basic("prometheus", password)}
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(url, ssl=context, headers=headers) as resp,
+            ):
+                return resp.status
+        except aiohttp.ClientError:
+            return 0  # e.g. the certificate is not the trusted one
+
+    try:
+        assert await status(first[0], "one") == 200
+        install(second, b"two")
+        process.send_signal(signal.SIGHUP)
+
+        async def rotated() -> bool:
+            return await status(second[0], "two") == 200
+
+        await wait_for(rotated, "the new certificate and password in use")
+        assert await status(first[0], "one") == 0  # the old certificate is gone
+        assert await status(second[0], "one") == 401  # and the old password
+        web.write_text("tls_server_config: {cert_file: missing.crt, key_file: tls.key}\n")
+        process.send_signal(signal.SIGHUP)
+        assert process.stderr is not None
+        log = b""
+        while b"web config reload rejected" not in log:
+            log += await asyncio.wait_for(process.stderr.readline(), timeout=60)
+        assert await status(second[0], "two") == 200  # the running one goes on
+    finally:
+        process.terminate()
+        await asyncio.wait_for(process.communicate(), timeout=30)
