@@ -259,7 +259,8 @@ def test_login_answer_and_error_codes() -> None:
 
 def test_every_fixture_is_understood_by_exactly_the_parser_it_is_for() -> None:
     names = sorted(p.name for p in FIXTURES.glob("*.json"))
-    assert len(names) == 19
+    assert len(names) == 35  # the collectors' fixtures: tests/test_collector_parsers.py
+    collectors = ("info", "licenses-", "livez-", "omnichannel-")
     for name in names:
         body = fixture(name)
         if name.startswith("instances-"):
@@ -268,6 +269,8 @@ def test_every_fixture_is_understood_by_exactly_the_parser_it_is_for() -> None:
             assert parse_statistics_list(body) is not None
         elif name == "login.json":
             assert parse_login(body).user_id
+        elif name.startswith(collectors):
+            continue
         else:
             with pytest.raises(ParseError):
                 parse_instances(body)
