@@ -103,7 +103,12 @@ def _families() -> list[Family]:
             "Last heartbeat of the "
             "instance record (_updatedAt, refreshed every 10 s by a live instance), as Unix time.",
         ),
-        ("rocketchat_workspace_info", g, "Server version of the newest statistics record."),
+        (
+            "rocketchat_workspace_info",
+            g,
+            "The server version the workspace runs: /api/info's full version (info collector), "
+            "else the newest statistics record's.",
+        ),
         ("rocketchat_workspace_users", g, "Total users (statistics totalUsers)."),
         ("rocketchat_workspace_active_users", g, "Active users (statistics activeUsers)."),
         (
@@ -163,6 +168,12 @@ def _families() -> list[Family]:
             "rocketchat_exporter_last_success_timestamp_seconds",
             g,
             "End of the latest successful poll of the endpoint, as Unix time.",
+        ),
+        (
+            "rocketchat_exporter_collector_success",
+            g,
+            "1 if the latest poll of every endpoint of the collector succeeded, else 0; an "
+            "optional collector failing never changes rocketchat_up.",
         ),
         (
             "rocketchat_exporter_poll_errors_total",

@@ -81,7 +81,11 @@ TOP_KEYS = {
     "shard",
     "workspaces",
     "extra_statistics",
+    "collectors",
 }
+# optional collectors: built ones with their default on/off, and the contract's others
+COLLECTORS_BUILT = {"info": True}
+COLLECTORS_NOT_YET = ("licenses", "health", "omnichannel")
 MAX_EXTRA_STATISTICS = 100
 _STATISTICS_PATH = re.compile(r"[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*")
 WORKSPACE_KEYS = {
@@ -93,6 +97,7 @@ WORKSPACE_KEYS = {
     "timeout",
     "statistics",
     "tls",
+    "collectors",
 }
 AUTH_KEYS = {"user_id", "token", "token_file", "username", "password", "password_file"}
 TLS_KEYS = {"ca_file", "insecure_skip_verify"}
@@ -255,6 +260,7 @@ class _Loader:
                 self.error("max_response_bytes", str(exc))
         shard_index, shard_count = self.shard(raw.get("shard"))
         extra_statistics = self.statistics_paths(raw.get("extra_statistics"))
+        collectors = self.collectors(raw.get("collectors"), "collectors", dict(COLLECTORS_BUILT))
         workspaces: list[WorkspaceConfig] = []
         raw_workspaces = raw.get("workspaces")
         if not isinstance(raw_workspaces, list) or not raw_workspaces:
@@ -263,7 +269,7 @@ class _Loader:
         seen: dict[str, int] = {}
         for index, item in enumerate(raw_workspaces):
             path = f"workspaces[{index}]"
-            workspace = self.workspace(item, path, poll, stats, timeout)
+            workspace = self.workspace(item, path, poll, stats, timeout, collectors)
             if workspace is None:
                 continue
             if workspace.name in seen:
@@ -330,8 +336,50 @@ class _Loader:
             return 0, 1
         return index, count
 
+    def collectors(
+        self, raw: Any, path: str, inherited: dict[str, bool | float]
+    ) -> dict[str, bool | float]:
+        """`collectors: {info: true, ...}`; a value may be a mapping {enabled, interval}. The
+        result maps each collector to False (off), True (on, default interval) or an interval."""
+        settings = dict(inherited)
+        if raw is None:
+            return settings
+        if not isinstance(raw, dict):
+            self.error(path, "must be a mapping of collector name to true/false")
+            return settings
+        for name, value in raw.items():
+            where = f"{path}.{name}"
+            if name in COLLECTORS_NOT_YET:
+                enabled = value.get("enabled", True) if isinstance(value, dict) else value
+                if enabled is not False:
+                    self.error(where, "is not available in this version (only: info)")
+                continue
+            if name not in COLLECTORS_BUILT:
+                known = ", ".join(sorted((*COLLECTORS_BUILT, *COLLECTORS_NOT_YET)))
+                self.error(where, f"unknown collector (known: {known})")
+                continue
+            if isinstance(value, bool):
+                settings[name] = value
+            elif isinstance(value, dict):
+                self.check_keys(value, {"enabled", "interval"}, where)
+                enabled = value.get("enabled", True)
+                if not isinstance(enabled, bool):
+                    self.error(f"{where}.enabled", "must be true or false")
+                    continue
+                interval = self.duration(value, "interval", where, 0.0)
+                settings[name] = (interval or True) if enabled else False
+            else:
+                self.error(where, "must be true, false or a mapping {enabled, interval}")
+        return settings
+
     def workspace(
-        self, raw: Any, path: str, poll: float, stats: float, timeout: float
+        self,
+        raw: Any,
+        path: str,
+        poll: float,
+        stats: float,
+        timeout: float,
+        collectors: dict[str, bool | float] | None = None,
     ) -> WorkspaceConfig | None:
         if not isinstance(raw, dict):
             self.error(path, "must be a mapping with name, url and auth")
@@ -353,6 +401,9 @@ class _Loader:
         if not isinstance(statistics, bool):
             self.error(f"{path}.statistics", "must be true or false")
         tls = self.tls(raw.get("tls"), f"{path}.tls")
+        chosen = self.collectors(
+            raw.get("collectors"), f"{path}.collectors", collectors or dict(COLLECTORS_BUILT)
+        )
         workspace = WorkspaceConfig(
             name=str(name),
             url=url or "",
@@ -362,6 +413,11 @@ class _Loader:
             timeout=self.duration(raw, "timeout", path, timeout),
             statistics=bool(statistics),
             tls=tls,
+            collectors=tuple(
+                (name, None if setting is True else float(setting))
+                for name, setting in sorted(chosen.items())
+                if setting is not False
+            ),
         )
         return workspace if len(self.problems) == before else None
 

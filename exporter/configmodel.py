@@ -81,6 +81,9 @@ class WorkspaceConfig:
     timeout: float = DEFAULT_TIMEOUT
     statistics: bool = True
     tls: TLSConfig = field(default_factory=TLSConfig)
+    # the optional collectors polled for this workspace, each with its interval (None: the
+    # collector's default); see exporter/collectors/
+    collectors: tuple[tuple[str, float | None], ...] = (("info", None),)
 
 
 @dataclass(frozen=True)

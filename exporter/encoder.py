@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from . import __version__, statfields
 from .catalogue import FAMILIES, INSTANCE_GAUGES, ORDER, STATISTICS_GAUGES
+from .collectors.registry import CORE
 from .parse import Instance, InstancesAnswer, Statistics
 from .state import State, WorkspaceState
 
@@ -51,10 +52,6 @@ def _instance_lines(ws_label: str, instance: Instance, out: dict[str, list[str]]
 
 
 def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]]) -> None:
-    if stats.version is not None:
-        out["rocketchat_workspace_info"].append(
-            f'rocketchat_workspace_info{{{ws_label},version="{escape(stats.version)}"}} 1\n'
-        )
     for family, extra, attribute in STATISTICS_GAUGES:
         number: float | None = getattr(stats, attribute)
         if number is not None:
@@ -110,6 +107,22 @@ def render_bookkeeping(workspace: WorkspaceState) -> dict[str, bytes]:
     up = workspace.up
     if up is not None:
         out["rocketchat_up"].append(f"rocketchat_up{{{ws_label}}} {1 if up else 0}\n")
+    # the running version: /api/info's full version when the info collector has it (live),
+    # else the newest statistics record's (up to a day behind after an upgrade)
+    version = workspace.collected.get("info") or (
+        workspace.statistics.version if workspace.statistics is not None else None
+    )
+    if isinstance(version, str):
+        out["rocketchat_workspace_info"].append(
+            f'rocketchat_workspace_info{{{ws_label},version="{escape(version)}"}} 1\n'
+        )
+    success = "rocketchat_exporter_collector_success"
+    for collector, endpoint in (*CORE.items(), *((o, o) for o in workspace.optional)):
+        status = workspace.status.get(endpoint)
+        if status is not None and status.attempted:
+            out[success].append(
+                f'{success}{{{ws_label},collector="{collector}"}} {1 if status.ok else 0}\n'
+            )
     for endpoint, status in workspace.status.items():
         labels = f'{ws_label},endpoint="{endpoint}"'
         if status.duration_seconds is not None:

@@ -193,6 +193,8 @@ class FakeWorkspace:
     login_tokens: set[str] = field(default_factory=set)
     overrides: dict[str, Handler] = field(default_factory=dict)  # endpoint -> handler
     latency: float = 0.0
+    # what /api/info reports; None: the version of the newest statistics record
+    running_version: str | None = None
     moving: bool = False  # values drift a little between answers (demo)
     requests: Counter[str] = field(default_factory=Counter)
     statistics_queries: list[dict[str, str]] = field(default_factory=list)
@@ -241,6 +243,19 @@ class FakeWorkspace:
                 "broadcastAuth": True,
             }
         return record
+
+    def info_body(self, privileged: bool) -> dict[str, Any]:
+        """/api/info (6.5+ shape): "X.Y" for anyone, the full version and `info` for a caller
+        with view-statistics (the exporter's user)."""
+        version = self.running_version
+        if version is None:
+            newest = max(self.statistics, key=lambda r: str(r.get("createdAt")), default={})
+            version = str(newest.get("version") or "8.8.1")
+        short = ".".join(version.split(".")[:2])
+        body: dict[str, Any] = {"version": short, "success": True}
+        if privileged:
+            body.update(version=version, info={"version": version, "build": {"cpus": 4}})
+        return body
 
     def statistics_body(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """statistics.list as the server pages it: default count 50 (max 100), sort by JSON."""
@@ -305,7 +320,10 @@ class FakeRocketChat:
         return f"{self.base_url}/ws/{name}/"
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        prefix, sep, method = request.path.partition("/api/v1/")
+        if request.path.endswith("/api/info"):  # /api/info, not under /api/v1 (and no auth)
+            prefix, sep, method = request.path.removesuffix("/api/info"), "/", "info"
+        else:
+            prefix, sep, method = request.path.partition("/api/v1/")
         name = prefix.removeprefix("/ws/")
         workspace = self.workspaces.get(name)
         if not sep or workspace is None or not prefix.startswith("/ws/"):
@@ -318,6 +336,8 @@ class FakeRocketChat:
             return await override(request)
         if method == "login" and request.method == "POST":
             return await self._login(workspace, request)
+        if method == "info":
+            return web.json_response(workspace.info_body(workspace.authorized(request)))
         if not workspace.authorized(request):
             return web.json_response(ERROR_401, status=401)
         if method == "instances.get":

@@ -14,11 +14,13 @@ import random
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
 
+from .collectors.registry import OPTIONAL, enabled_optional
 from .configmodel import Config, WorkspaceConfig
-from .parse import InstancesAnswer, ParseError, Statistics, parse_instances, parse_statistics_list
+from .parse import ParseError, parse_instances, parse_statistics_list
 from .rcerrors import PollError
 from .rocketchat import (
     INSTANCES_PATH,
@@ -40,10 +42,14 @@ def enabled_endpoints(workspace: WorkspaceConfig) -> tuple[str, ...]:
     return (INSTANCES, STATISTICS) if workspace.statistics else (INSTANCES,)
 
 
+def optional_endpoints(workspace: WorkspaceConfig) -> tuple[str, ...]:
+    return tuple(collector.name for collector, _ in enabled_optional(workspace))
+
+
 def new_state(config: Config) -> State:
-    state = State([(w.name, enabled_endpoints(w)) for w in config.workspaces])
-    for workspace in config.workspaces:
-        state.workspaces[workspace.name].url = display_url(workspace.url)
+    state = State([])
+    for w in config.workspaces:
+        state.add(w.name, enabled_endpoints(w), optional_endpoints(w)).url = display_url(w.url)
     return state
 
 
@@ -96,7 +102,7 @@ class Poller:
             self.config.max_response_bytes,
             on_login=functools.partial(self.state.record_login, workspace.name, owner=owner),
         )
-        for endpoint in enabled_endpoints(workspace):
+        for endpoint, _ in self._endpoints(workspace):
             self.schedules[(workspace.name, endpoint)] = _Schedule()
 
     def start(self) -> None:
@@ -106,16 +112,22 @@ class Poller:
 
     def _start(self, workspace: WorkspaceConfig) -> None:
         tasks = self.tasks.setdefault(workspace.name, [])
-        for endpoint in enabled_endpoints(workspace):
-            interval = (
-                workspace.poll_interval if endpoint == INSTANCES else workspace.statistics_interval
-            )
+        for endpoint, interval in self._endpoints(workspace):
             tasks.append(
                 asyncio.create_task(
                     self._loop(workspace.name, endpoint, interval),
                     name=f"poll {workspace.name} {endpoint}",
                 )
             )
+
+    @staticmethod
+    def _endpoints(workspace: WorkspaceConfig) -> list[tuple[str, float]]:
+        """Every endpoint polled for the workspace, core and optional, with its interval."""
+        core = [
+            (e, workspace.poll_interval if e == INSTANCES else workspace.statistics_interval)
+            for e in enabled_endpoints(workspace)
+        ]
+        return core + [(c.name, interval) for c, interval in enabled_optional(workspace)]
 
     async def add(self, workspace: WorkspaceConfig) -> None:
         """Start polling a workspace (its state entry must exist); replaces earlier tasks."""
@@ -146,7 +158,7 @@ class Poller:
             *(
                 self.poll(workspace.name, endpoint)
                 for workspace in self.config.workspaces
-                for endpoint in enabled_endpoints(workspace)
+                for endpoint, _ in self._endpoints(workspace)
             )
         )
 
@@ -203,12 +215,18 @@ class Poller:
     ) -> None:
         client = self.clients[name]
         try:
+            data: Any
             if endpoint == INSTANCES:
                 response = await client.get(INSTANCES_PATH)
-                data: InstancesAnswer | Statistics | None = parse_instances(response.body)
-            else:
+                data = parse_instances(response.body)
+            elif endpoint == STATISTICS:
                 response = await client.get(STATISTICS_PATH, STATISTICS_PARAMS)
                 data = parse_statistics_list(response.body, self.config.extra_statistics)
+            else:
+                collector = OPTIONAL[endpoint]
+                params = dict(collector.params) if collector.params else None
+                response = await client.get(collector.path, params)
+                data = collector.parse(response.body)
         except (PollError, ParseError) as exc:
             error = (
                 exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from .parse import InstancesAnswer, Statistics
 
@@ -40,9 +41,11 @@ class WorkspaceState:
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, reason)
     version: int = 0
     url: str = ""  # the Rocket.Chat address, for the status pages (never with credentials)
+    optional: tuple[str, ...] = ()  # enabled optional collectors (their endpoint has their name)
+    collected: dict[str, Any] = field(default_factory=dict)  # their latest good data
 
     def __post_init__(self) -> None:
-        for endpoint in (*self.endpoints, LOGIN):
+        for endpoint in (*self.endpoints, *self.optional, LOGIN):
             self.status.setdefault(endpoint, EndpointStatus())
 
     @property
@@ -57,7 +60,8 @@ class WorkspaceState:
 
     @property
     def attempted_all(self) -> bool:
-        return all(self.status[e].attempted for e in self.endpoints)
+        """Every endpoint, core and optional, has had its first poll (for /ready)."""
+        return all(self.status[e].attempted for e in (*self.endpoints, *self.optional))
 
 
 class State:
@@ -80,9 +84,11 @@ class State:
         self.generation += 1
         self.changed.set()
 
-    def add(self, name: str, endpoints: tuple[str, ...]) -> WorkspaceState:
+    def add(
+        self, name: str, endpoints: tuple[str, ...], optional: tuple[str, ...] = ()
+    ) -> WorkspaceState:
         """A new (or restarted) workspace: fresh data and counters."""
-        workspace = self.workspaces[name] = WorkspaceState(name, endpoints)
+        workspace = self.workspaces[name] = WorkspaceState(name, endpoints, optional=optional)
         if not workspace.attempted_all:
             self._unready.add(name)
         self._bump()
@@ -115,7 +121,7 @@ class State:
         self,
         name: str,
         endpoint: str,
-        data: InstancesAnswer | Statistics | None,
+        data: Any,
         *,
         started: float,
         duration: float,
@@ -130,6 +136,8 @@ class State:
         elif endpoint == STATISTICS:
             assert data is None or isinstance(data, Statistics)
             workspace.statistics = data
+        else:
+            workspace.collected[endpoint] = data
         status = workspace.status[endpoint]
         status.attempted = status.ok = True
         status.duration_seconds = round(duration, 6)
@@ -157,6 +165,8 @@ class State:
             workspace.instances = None
         elif endpoint == STATISTICS:
             workspace.statistics = None
+        else:
+            workspace.collected.pop(endpoint, None)
         status = workspace.status[endpoint]
         status.attempted = True
         status.ok = False

@@ -332,7 +332,7 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
         ]
         statistics = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields) + "</dl>"
     endpoint_rows = []
-    for endpoint in (*workspace.endpoints, LOGIN):
+    for endpoint in (*workspace.endpoints, *workspace.optional, LOGIN):
         status = workspace.status[endpoint]
         if not status.attempted:
             if endpoint != LOGIN:

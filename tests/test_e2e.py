@@ -243,8 +243,10 @@ async def test_failing_statistics_drop_only_statistics_series(
         for k in samples
         if k[0].startswith("rocketchat_workspace_")
         and k[0] != "rocketchat_workspace_links_reported"  # from instances.get
+        and k[0] != "rocketchat_workspace_info"  # from /api/info (the info collector)
     ]
     assert all(("workspace", "old") not in k[1] for k in samples if k[0] in stats_names)
+    assert series(samples, "rocketchat_workspace_info", workspace="old")
     assert value(samples, "rocketchat_instances", workspace="old") == 2
     assert value(
         samples,

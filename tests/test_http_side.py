@@ -105,6 +105,7 @@ async def test_twenty_concurrent_reloads_leave_one_poller_per_workspace_and_no_o
     assert set(statuses) == {200}
 
     assert sorted(t.get_name() for t in poll_tasks("new")) == [
+        "poll new info",
         "poll new instances.get",
         "poll new statistics.list",
     ]
