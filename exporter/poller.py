@@ -34,6 +34,7 @@ from .units import backoff
 
 log = logging.getLogger("exporter.poller")
 
+NOT_AVAILABLE = "not available on this version"
 MAX_BACKOFF = 300.0
 MAX_RATE_LIMIT_WAIT = 3600.0
 
@@ -227,14 +228,23 @@ class Poller:
                 params = dict(collector.params) if collector.params else None
                 response = await client.get(collector.path, params)
                 data = collector.parse(response.body)
-        except (PollError, ParseError) as exc:
-            error = (
-                exc
-                if isinstance(exc, PollError)
-                else PollError(
-                    "invalid_response",
-                    f"{endpoint}: {exc}; is url a Rocket.Chat server (3.10 or later)?",
-                )
+        except PollError as exc:
+            if endpoint in OPTIONAL and exc.reason == "http_4xx" and exc.status == 404:
+                # an optional endpoint this server's version predates: no series, no error
+                if schedule.last_logged != "unavailable":
+                    log.info("workspace %s: %s is not available on this version", name, endpoint)
+                    schedule.last_logged = "unavailable"
+                self.state.record_success(
+                    name, endpoint, None, started=started, owner=owner,
+                    duration=time.perf_counter() - t0, note=NOT_AVAILABLE,
+                )  # fmt: skip
+                return
+            self._failed(name, endpoint, owner, exc, started, time.perf_counter() - t0, schedule)
+            return
+        except ParseError as exc:
+            error = PollError(
+                "invalid_response",
+                f"{endpoint}: {exc}; is url a Rocket.Chat server (3.10 or later)?",
             )
             self._failed(name, endpoint, owner, error, started, time.perf_counter() - t0, schedule)
             return

@@ -20,6 +20,7 @@ class PollError(Exception):
         retry_at: float | None = None,
         error: str = "",
         source: str = "request",
+        status: int | None = None,
     ) -> None:
         super().__init__(message)
         self.reason = reason
@@ -29,6 +30,7 @@ class PollError(Exception):
         # "request": the data request failed; "login": a login request failed;
         # "skipped": no request was made (login paused after failures)
         self.source = source
+        self.status = status  # the HTTP status, where the reason came from one
 
 
 @dataclass(frozen=True)

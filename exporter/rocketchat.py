@@ -309,6 +309,7 @@ class RocketChatClient:
                 "http_4xx",
                 f"{path}: HTTP {status}; check url (and its path prefix)",
                 error=code,
+                status=status,
             )
         if status >= 500:
             raise PollError(

@@ -29,6 +29,7 @@ class EndpointStatus:
     last_success: float | None = None  # Unix seconds
     last_error: str = ""
     last_reason: str = ""
+    note: str = ""  # e.g. an optional endpoint "not available on this version"
 
 
 @dataclass
@@ -126,6 +127,7 @@ class State:
         started: float,
         duration: float,
         owner: WorkspaceState | None = None,
+        note: str = "",
     ) -> None:
         workspace = self._owned(name, owner)
         if workspace is None:
@@ -143,6 +145,7 @@ class State:
         status.duration_seconds = round(duration, 6)
         status.last_poll_end = status.last_success = started + duration
         status.last_error = status.last_reason = ""
+        status.note = note
         self._touch(workspace)
 
     def record_failure(

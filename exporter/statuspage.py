@@ -342,7 +342,8 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
                 )
             continue
         if status.ok:
-            verdict, todo = '<span class="ok">ok</span>', ""
+            verdict = f'<span class="ok">ok</span> {html.escape(status.note)}'.rstrip()
+            todo = ""
         else:
             verdict = (
                 f'<span class="bad">{html.escape(status.last_reason)}</span>: '

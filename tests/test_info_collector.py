@@ -76,3 +76,18 @@ def test_collectors_config_top_level_per_workspace_and_intervals(tmp_path: Path)
     assert a.collectors == (("info", 120.0),)
     assert b.collectors == ()
     assert c.collectors == (("info", None),)  # the collector's default: statistics_interval
+
+
+async def test_an_optional_endpoint_the_version_lacks_is_not_available_not_an_error(
+    fake: FakeRocketChat, exporter_for: Any
+) -> None:
+    fake.workspaces["new"].overrides["info"] = respond(404, {"success": False, "error": "nope"})
+    run = await exporter_for(fast_config(fake))
+    await run.wait_until(lambda s: fake.workspaces["new"].requests["info"] >= 2, "info asked twice")
+    samples = await run.samples()
+    success = "rocketchat_exporter_collector_success"
+    assert value(samples, success, workspace="new", collector="info") == 1
+    assert not series(samples, "rocketchat_exporter_poll_errors_total", endpoint="info")
+    assert series(samples, "rocketchat_workspace_info", workspace="new", version="8.8.1")
+    _, page, _ = await run.get("/workspace/new")
+    assert "not available on this version" in page
