@@ -402,7 +402,9 @@ class _Loader:
             self.error(f"{path}.statistics", "must be true or false")
         tls = self.tls(raw.get("tls"), f"{path}.tls")
         chosen = self.collectors(
-            raw.get("collectors"), f"{path}.collectors", collectors or dict(COLLECTORS_BUILT)
+            raw.get("collectors"),
+            f"{path}.collectors",
+            dict(COLLECTORS_BUILT) if collectors is None else collectors,
         )
         workspace = WorkspaceConfig(
             name=str(name),

@@ -107,12 +107,8 @@ def render_bookkeeping(workspace: WorkspaceState) -> dict[str, bytes]:
     up = workspace.up
     if up is not None:
         out["rocketchat_up"].append(f"rocketchat_up{{{ws_label}}} {1 if up else 0}\n")
-    # the running version: /api/info's full version when the info collector has it (live),
-    # else the newest statistics record's (up to a day behind after an upgrade)
-    version = workspace.collected.get("info") or (
-        workspace.statistics.version if workspace.statistics is not None else None
-    )
-    if isinstance(version, str):
+    version = workspace.running_version
+    if version is not None:
         out["rocketchat_workspace_info"].append(
             f'rocketchat_workspace_info{{{ws_label},version="{escape(version)}"}} 1\n'
         )

@@ -60,6 +60,15 @@ class WorkspaceState:
         return True
 
     @property
+    def running_version(self) -> str | None:
+        """The version the workspace runs: /api/info's full version (info collector, live),
+        else the newest statistics record's (up to a day behind after an upgrade)."""
+        live = self.collected.get("info")
+        if isinstance(live, str):
+            return live
+        return self.statistics.version if self.statistics is not None else None
+
+    @property
     def attempted_all(self) -> bool:
         """Every endpoint, core and optional, has had its first poll (for /ready)."""
         return all(self.status[e].attempted for e in (*self.endpoints, *self.optional))

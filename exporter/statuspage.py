@@ -211,7 +211,7 @@ def _fleet_row(name: str, workspace: WorkspaceState, h: Health, now: float) -> s
             )
             instances = f'<span class="bad">{instances}; disconnected: {gone}</span>'
     stats = workspace.statistics
-    version = text(stats.version) if stats is not None and stats.version else "-"
+    version = text(workspace.running_version or "-")  # the same as rocketchat_workspace_info
     created = stats.created_at if stats is not None else None
     age = "-" if created is None else _age(now - created)
     age = f'<span class="warn">{age}</span>' if h.stale else age

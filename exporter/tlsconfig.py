@@ -199,10 +199,8 @@ def _ciphers(context: ssl.SSLContext, raw: dict[str, Any], http2: bool, error: E
         )
         return
     legacy = [CIPHERS[n] for n in names if n in CIPHERS]
-    if legacy:
+    if legacy:  # only TLS 1.3 names: nothing to restrict (as in Go)
         context.set_ciphers(":".join(legacy))
-    else:  # only TLS 1.3 names: nothing to restrict (as in Go)
-        pass
 
 
 def _curves(context: ssl.SSLContext, raw: dict[str, Any], error: Error) -> None:

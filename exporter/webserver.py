@@ -90,8 +90,14 @@ class BoundedSite(web.TCPSite):
     def _make_protocol(self) -> RequestHandler:
         server = self._runner.server
         assert server is not None
-        # (a connection closed a moment ago stays listed until the loop runs its callback)
-        open_now = [h for h in server.connections if h.transport is not None]
+        listed = server.connections
+        # the usual case costs one count; at the limit, a connection closed a moment ago (still
+        # listed until the loop runs its callback) is not counted nor chosen again
+        open_now = (
+            [h for h in listed if h.transport is not None]
+            if len(listed) >= self.max_connections
+            else listed
+        )
         if len(open_now) >= self.max_connections:
             idle = [h for h in open_now if h not in self.tracker.busy]
             victim = (idle or open_now)[0]

@@ -28,6 +28,8 @@ async def test_the_running_version_comes_from_api_info_not_the_day_old_record(
         labels = {"workspace": "new", "collector": collector}
         assert value(samples, "rocketchat_exporter_collector_success", **labels) == 1
     assert fake.workspaces["new"].requests["info"] >= 1
+    _, page, _ = await run.get("/?q=new")
+    assert "<bdi>8.9.0</bdi>" in page  # the status page shows the same running version
 
 
 async def test_a_failing_or_anonymous_info_answer_never_changes_up(
