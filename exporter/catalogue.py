@@ -1,20 +1,41 @@
-"""The catalogue of metric families the exporter renders: name, type, help, in exposition order,
-and which field of a parsed record feeds which family."""
+"""The core metric families (instances.get, statistics.list, the workspace's bookkeeping and the
+exporter's own): name, type, help, labels; and which field of a parsed record feeds which family.
+The optional collectors declare theirs in their own modules; registry.FAMILIES is all of them
+in exposition order."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from . import statfields
+from .collectors.base import Family
 from .parse import Instance
 
+W = ("workspace",)
+INSTANCE = ("workspace", "instance_id", "host", "port")
+_LABELS: dict[str, tuple[str, ...]] = {
+    "rocketchat_instance_info": (
+        *INSTANCE, "name", "address", "node_version", "pid",
+        "os_type", "os_platform", "os_arch", "os_release",
+    ),
+    "rocketchat_workspace_info": (*W, "version"),
+    "rocketchat_workspace_users_by_status": (*W, "status"),
+    "rocketchat_workspace_rooms_by_type": (*W, "room_type"),
+    "rocketchat_workspace_messages_by_room_type": (*W, "room_type"),
+    statfields.DEPLOYMENT_INFO: (*W, *(label for label, _ in statfields.DEPLOYMENT_LABELS)),
+    statfields.EXTRA: (*W, "field"),
+    "rocketchat_exporter_poll_duration_seconds": (*W, "endpoint"),
+    "rocketchat_exporter_last_success_timestamp_seconds": (*W, "endpoint"),
+    "rocketchat_exporter_collector_success": (*W, "collector"),
+    "rocketchat_exporter_poll_errors_total": (*W, "endpoint", "reason"),
+    **{f.family: (*W, f.label) for f in statfields.FIELDS if f.label},
+}  # fmt: skip
 
-@dataclass(frozen=True)
-class Family:
-    name: str
-    kind: str
-    help: str
+
+def _labels(name: str) -> tuple[str, ...]:
+    if name in _LABELS:
+        return _LABELS[name]
+    return INSTANCE if name.startswith("rocketchat_instance_") else W
 
 
 def _families() -> list[Family]:
@@ -181,11 +202,26 @@ def _families() -> list[Family]:
             "Failed polls of the endpoint, by reason.",
         ),
     ]
-    return [Family(name, kind, text) for name, kind, text in raw]
+    return [Family(name, kind, text, _labels(name)) for name, kind, text in raw]
 
 
-FAMILIES = _families()
-ORDER = [f.name for f in FAMILIES]
+_ALL = {f.name: f for f in _families()}
+
+
+def _group(first: str, last: str) -> tuple[Family, ...]:
+    names = list(_ALL)
+    return tuple(_ALL[n] for n in names[names.index(first) : names.index(last) + 1])
+
+
+WORKSPACE_FAMILIES = _group("rocketchat_up", "rocketchat_up")
+INSTANCES_FAMILIES = _group(
+    "rocketchat_instances", "rocketchat_instance_last_heartbeat_timestamp_seconds"
+)
+INFO_FAMILIES = _group("rocketchat_workspace_info", "rocketchat_workspace_info")
+STATISTICS_FAMILIES = _group("rocketchat_workspace_users", statfields.EXTRA)
+EXPORTER_FAMILIES = _group(
+    "rocketchat_exporter_poll_duration_seconds", "rocketchat_exporter_poll_errors_total"
+)
 
 INSTANCE_GAUGES: list[tuple[str, Callable[[Instance], float | None]]] = [
     ("rocketchat_instance_cpus", lambda i: i.cpus),

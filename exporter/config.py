@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .collectors.registry import DEFAULTS, OPTIONAL
 from .configmodel import (
+    DEFAULT_HEALTH_ADDRESS,
     DEFAULT_LISTEN,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -83,9 +86,19 @@ TOP_KEYS = {
     "extra_statistics",
     "collectors",
 }
-# optional collectors: built ones with their default on/off, and the contract's others
-COLLECTORS_BUILT = {"info": True}
-COLLECTORS_NOT_YET = ("licenses", "health", "omnichannel")
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """One optional collector's setting: on/off, its interval (None: its default) and, for
+    health, where to reach the instances (None: the default template)."""
+
+    enabled: bool
+    interval: float | None = None
+    address: str | None = None
+
+
+DEFAULT_COLLECTORS = {name: _Choice(on) for name, on in DEFAULTS.items()}
 MAX_EXTRA_STATISTICS = 100
 _STATISTICS_PATH = re.compile(r"[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*")
 WORKSPACE_KEYS = {
@@ -260,7 +273,7 @@ class _Loader:
                 self.error("max_response_bytes", str(exc))
         shard_index, shard_count = self.shard(raw.get("shard"))
         extra_statistics = self.statistics_paths(raw.get("extra_statistics"))
-        collectors = self.collectors(raw.get("collectors"), "collectors", dict(COLLECTORS_BUILT))
+        collectors = self.collectors(raw.get("collectors"), "collectors", DEFAULT_COLLECTORS)
         workspaces: list[WorkspaceConfig] = []
         raw_workspaces = raw.get("workspaces")
         if not isinstance(raw_workspaces, list) or not raw_workspaces:
@@ -336,11 +349,9 @@ class _Loader:
             return 0, 1
         return index, count
 
-    def collectors(
-        self, raw: Any, path: str, inherited: dict[str, bool | float]
-    ) -> dict[str, bool | float]:
-        """`collectors: {info: true, ...}`; a value may be a mapping {enabled, interval}. The
-        result maps each collector to False (off), True (on, default interval) or an interval."""
+    def collectors(self, raw: Any, path: str, inherited: dict[str, _Choice]) -> dict[str, _Choice]:
+        """`collectors: {info: true, ...}`; a value may be a mapping {enabled, interval} (health:
+        also address_template). What a workspace does not say it inherits from the top level."""
         settings = dict(inherited)
         if raw is None:
             return settings
@@ -349,28 +360,66 @@ class _Loader:
             return settings
         for name, value in raw.items():
             where = f"{path}.{name}"
-            if name in COLLECTORS_NOT_YET:
-                enabled = value.get("enabled", True) if isinstance(value, dict) else value
-                if enabled is not False:
-                    self.error(where, "is not available in this version (only: info)")
+            collector = OPTIONAL.get(name) if isinstance(name, str) else None
+            if collector is None:
+                self.error(where, f"unknown collector (known: {', '.join(OPTIONAL)})")
                 continue
-            if name not in COLLECTORS_BUILT:
-                known = ", ".join(sorted((*COLLECTORS_BUILT, *COLLECTORS_NOT_YET)))
-                self.error(where, f"unknown collector (known: {known})")
-                continue
+            before = settings[name]
             if isinstance(value, bool):
-                settings[name] = value
+                settings[name] = replace(before, enabled=value)
             elif isinstance(value, dict):
-                self.check_keys(value, {"enabled", "interval"}, where)
+                keys = {"enabled", "interval"} | (
+                    {"address_template"} if name == "health" else set()
+                )
+                self.check_keys(value, keys, where)
                 enabled = value.get("enabled", True)
                 if not isinstance(enabled, bool):
                     self.error(f"{where}.enabled", "must be true or false")
                     continue
-                interval = self.duration(value, "interval", where, 0.0)
-                settings[name] = (interval or True) if enabled else False
+                interval = before.interval
+                if "interval" in value:
+                    interval = self.duration(value, "interval", where, 0.0)
+                    if interval < collector.min_interval:
+                        self.error(
+                            f"{where}.interval",
+                            f"must be at least {collector.min_interval:g}s (more often disturbs "
+                            "the server, see the README)",
+                        )
+                address = before.address
+                if "address_template" in value:
+                    address = self.address_template(value["address_template"], where)
+                settings[name] = _Choice(enabled, interval, address)
             else:
                 self.error(where, "must be true, false or a mapping {enabled, interval}")
         return settings
+
+    def address_template(self, value: Any, where: str) -> str | None:
+        """Where the health collector asks each instance, e.g. https://{host}:{port}."""
+        where = f"{where}.address_template"
+        if not isinstance(value, str) or not value or len(value) > 2048:
+            self.error(where, 'must be a URL template such as "http://{host}:{port}"')
+            return None
+        try:
+            sample = value.format(host="host.example", port="3000")
+        except (KeyError, IndexError, ValueError):
+            self.error(where, "may only use {host} and {port} as placeholders")
+            return None
+        parts = urlsplit(sample)
+        if (
+            "{host}" not in value
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or "@" in parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
+            self.error(
+                where,
+                "must be an http(s) URL with {host} (and usually {port}), without "
+                "user:password@, query or fragment",
+            )
+            return None
+        return value.rstrip("/")
 
     def workspace(
         self,
@@ -379,7 +428,7 @@ class _Loader:
         poll: float,
         stats: float,
         timeout: float,
-        collectors: dict[str, bool | float] | None = None,
+        collectors: dict[str, _Choice] | None = None,
     ) -> WorkspaceConfig | None:
         if not isinstance(raw, dict):
             self.error(path, "must be a mapping with name, url and auth")
@@ -404,7 +453,7 @@ class _Loader:
         chosen = self.collectors(
             raw.get("collectors"),
             f"{path}.collectors",
-            dict(COLLECTORS_BUILT) if collectors is None else collectors,
+            DEFAULT_COLLECTORS if collectors is None else collectors,
         )
         workspace = WorkspaceConfig(
             name=str(name),
@@ -416,10 +465,9 @@ class _Loader:
             statistics=bool(statistics),
             tls=tls,
             collectors=tuple(
-                (name, None if setting is True else float(setting))
-                for name, setting in sorted(chosen.items())
-                if setting is not False
+                (name, choice.interval) for name, choice in chosen.items() if choice.enabled
             ),
+            health_address=chosen["health"].address or DEFAULT_HEALTH_ADDRESS,
         )
         return workspace if len(self.problems) == before else None
 

@@ -71,6 +71,9 @@ class TLSConfig:
     insecure_skip_verify: bool = False
 
 
+DEFAULT_HEALTH_ADDRESS = "http://{host}:{port}"
+
+
 @dataclass(frozen=True)
 class WorkspaceConfig:
     name: str
@@ -83,7 +86,9 @@ class WorkspaceConfig:
     tls: TLSConfig = field(default_factory=TLSConfig)
     # the optional collectors polled for this workspace, each with its interval (None: the
     # collector's default); see exporter/collectors/
-    collectors: tuple[tuple[str, float | None], ...] = (("info", None),)
+    collectors: tuple[tuple[str, float | None], ...] = (("info", None), ("licenses", None))
+    # where the health collector asks each instance: {host} and {port} from instances.get
+    health_address: str = DEFAULT_HEALTH_ADDRESS
 
 
 @dataclass(frozen=True)

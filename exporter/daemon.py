@@ -10,7 +10,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from .configmodel import Config, ConfigError
-from .poller import Poller, display_url, enabled_endpoints, new_state, optional_endpoints
+from .poller import Poller, add_workspace, new_state
 from .shard import assigned
 from .state import State
 from .web import GUARD_KEY, Reloader, make_app
@@ -177,10 +177,7 @@ class Exporter:
         for name in removed | changed:
             self.state.remove(name)
         for name in added | changed:
-            workspace = self.state.add(
-                name, enabled_endpoints(new[name]), optional_endpoints(new[name])
-            )
-            workspace.url = display_url(new[name].url)
+            add_workspace(self.state, new[name])
         if pool_changed:
             self.poller = Poller(config, self.state)
             await self.poller.open()

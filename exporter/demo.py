@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 
 from .configmodel import Config, Secret, TokenAuth, WorkspaceConfig
+from .fakecollectors import enterprise_license, iso, start_health
 from .fakeserver import (
     ERROR_401,
     FakeInstance,
     FakeRocketChat,
     FakeWorkspace,
     Handler,
-    iso,
     make_statistics,
 )
 from .faults import (
@@ -38,12 +38,14 @@ __all__ = [
     "delayed",
     "demo_workspaces",
     "endless",
+    "enterprise_license",
     "gzip_bomb",
     "hang",
     "iso",
     "make_statistics",
     "reset_mid_body",
     "respond",
+    "start_health",
     "truncated",
 ]
 

@@ -7,25 +7,12 @@ import platform
 from collections.abc import Iterable
 
 from . import __version__, statfields
-from .catalogue import FAMILIES, INSTANCE_GAUGES, ORDER, STATISTICS_GAUGES
-from .collectors.registry import CORE
+from .catalogue import INSTANCE_GAUGES, STATISTICS_GAUGES
+from .collectors.base import Family
+from .collectors.registry import COLLECTORS, FAMILIES, ORDER
+from .expfmt import escape, fmt
 from .parse import Instance, InstancesAnswer, Statistics
 from .state import State, WorkspaceState
-
-
-def escape(value: str) -> str:
-    """Label value escaping of the text format: backslash, double quote, newline."""
-    if "\\" in value or '"' in value or "\n" in value:
-        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return value
-
-
-def fmt(value: float) -> str:
-    """Integers without a fraction (exact and compact), everything else as Python's repr."""
-    value = float(value)
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
 
 
 def _instance_lines(ws_label: str, instance: Instance, out: dict[str, list[str]]) -> None:
@@ -113,12 +100,10 @@ def render_bookkeeping(workspace: WorkspaceState) -> dict[str, bytes]:
             f'rocketchat_workspace_info{{{ws_label},version="{escape(version)}"}} 1\n'
         )
     success = "rocketchat_exporter_collector_success"
-    for collector, endpoint in (*CORE.items(), *((o, o) for o in workspace.optional)):
-        status = workspace.status.get(endpoint)
-        if status is not None and status.attempted:
-            out[success].append(
-                f'{success}{{{ws_label},collector="{collector}"}} {1 if status.ok else 0}\n'
-            )
+    for collector, ok in workspace.collector_success():
+        out[success].append(f'{success}{{{ws_label},collector="{collector}"}} {1 if ok else 0}\n')
+    for name, _ in workspace.collectors:
+        COLLECTORS[name].render(ws_label, workspace, out)
     for endpoint, status in workspace.status.items():
         labels = f'{ws_label},endpoint="{endpoint}"'
         if status.duration_seconds is not None:
@@ -144,11 +129,28 @@ _HEADERS = {
 }
 
 
+BUILD_INFO = Family(
+    "rocketchat_exporter_build_info",
+    "gauge",
+    "The exporter's version and Python version.",
+    ("version", "python_version"),
+)
+AUTH_FAILURES = Family(
+    "rocketchat_exporter_http_auth_failures_total",
+    "counter",
+    "Requests to the exporter's endpoints refused for missing or wrong basic auth credentials.",
+    (),
+)
+EXPORTER_ONLY = (BUILD_INFO, AUTH_FAILURES)  # families of the process, not of a workspace
+
+
+def _header(family: Family) -> str:
+    return f"# HELP {family.name} {family.help}\n# TYPE {family.name} {family.kind}\n"
+
+
 def build_info() -> bytes:
     return (
-        "# HELP rocketchat_exporter_build_info The exporter's version and Python version.\n"
-        "# TYPE rocketchat_exporter_build_info gauge\n"
-        f'rocketchat_exporter_build_info{{version="{escape(__version__)}",'
+        f'{_header(BUILD_INFO)}{BUILD_INFO.name}{{version="{escape(__version__)}",'
         f'python_version="{escape(platform.python_version())}"}} 1\n'
     ).encode()
 
@@ -160,12 +162,7 @@ def exporter_families(state: State) -> bytes:
     """The exporter's own families that belong to no workspace."""
     text = ""
     if state.auth_failures is not None:
-        text += (
-            "# HELP rocketchat_exporter_http_auth_failures_total Requests to the exporter's "
-            "endpoints refused for missing or wrong basic auth credentials.\n"
-            "# TYPE rocketchat_exporter_http_auth_failures_total counter\n"
-            f"rocketchat_exporter_http_auth_failures_total {state.auth_failures}\n"
-        )
+        text += f"{_header(AUTH_FAILURES)}{AUTH_FAILURES.name} {state.auth_failures}\n"
     return _BUILD_INFO + text.encode()
 
 

@@ -17,10 +17,11 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+
+from .fakecollectors import collector_answer, iso
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_401 = {
@@ -29,12 +30,6 @@ ERROR_401 = {
     "status": "error",
     "message": "You must be logged in to do this.",
 }
-
-
-def iso(seconds: float) -> str:
-    """Unix seconds -> the ISO-8601 form MongoDB dates take in JSON (millisecond precision)."""
-    moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass
@@ -57,6 +52,11 @@ class FakeInstance:
     name: str = "rocket.chat"
     node_version: str = "v22.16.0"
     has_os: bool = True
+    # what its own /livez or /health says: "ok", "unhealthy" (realtime data stopped), or
+    # "down" (does not answer: its health listener is not started)
+    health: str = "ok"
+    heap_ratio: float = 0.42
+    lag_ms: float = 12.5
 
     def record(self) -> dict[str, Any]:
         extra: dict[str, Any] = {
@@ -196,6 +196,15 @@ class FakeWorkspace:
     # what /api/info reports; None: the version of the newest statistics record
     running_version: str | None = None
     moving: bool = False  # values drift a little between answers (demo)
+    # licenses: seats (None: no limit), the licenses.info `license` object (None: Community
+    # without a license) and whether the exporter's user has view-privileged-setting
+    max_active_users: int | None = None
+    license: dict[str, Any] | None = None
+    privileged: bool = True
+    # omnichannel: live agent counts and chats by state; False: no view-livechat-manager
+    agents: dict[str, int] = field(default_factory=dict)
+    chats: dict[str, int] = field(default_factory=lambda: {"open": 0, "closed": 0, "queued": 0})
+    livechat_manager: bool = True
     requests: Counter[str] = field(default_factory=Counter)
     statistics_queries: list[dict[str, str]] = field(default_factory=list)
 
@@ -257,6 +266,16 @@ class FakeWorkspace:
             body.update(version=version, info={"version": version, "build": {"cpus": 4}})
         return body
 
+    def version(self) -> tuple[int, int]:
+        """Major and minor of the version the workspace runs."""
+        running = self.info_body(True)["version"]
+        major, minor = (int(p) for p in str(running).split(".")[:2])
+        return major, minor
+
+    def active_users(self) -> int:
+        newest = max(self.statistics, key=lambda r: str(r.get("createdAt")), default={})
+        return int(newest.get("activeUsers") or 0)
+
     def statistics_body(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """statistics.list as the server pages it: default count 50 (max 100), sort by JSON."""
         records = list(self.statistics)
@@ -296,6 +315,7 @@ class FakeRocketChat:
         self.app = web.Application()
         self.app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self.runner: web.AppRunner | None = None
+        self.health_runners: list[web.AppRunner] = []
         self.base_url = ""
 
     async def start(
@@ -313,6 +333,8 @@ class FakeRocketChat:
         return self.base_url
 
     async def stop(self) -> None:
+        for runner in self.health_runners:
+            await runner.cleanup()
         if self.runner is not None:
             await self.runner.cleanup()
 
@@ -347,7 +369,7 @@ class FakeRocketChat:
             workspace.statistics_queries.append(query)
             status, body = workspace.statistics_body(query)
             return web.json_response(body, status=status)
-        return web.json_response({"success": False, "error": "not found"}, status=404)
+        return collector_answer(workspace, method)
 
     async def _login(self, workspace: FakeWorkspace, request: web.Request) -> web.StreamResponse:
         try:

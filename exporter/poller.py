@@ -18,18 +18,13 @@ from typing import Any
 
 import aiohttp
 
-from .collectors.registry import OPTIONAL, enabled_optional
+from .collectors.base import Fetch
+from .collectors.registry import REQUESTS, enabled, endpoints
 from .configmodel import Config, WorkspaceConfig
-from .parse import ParseError, parse_instances, parse_statistics_list
+from .parse import ParseError
 from .rcerrors import PollError
-from .rocketchat import (
-    INSTANCES_PATH,
-    STATISTICS_PARAMS,
-    STATISTICS_PATH,
-    RocketChatClient,
-    new_session,
-)
-from .state import INSTANCES, LOGIN, STATISTICS, State, WorkspaceState
+from .rocketchat import RocketChatClient, new_session
+from .state import LOGIN, State, WorkspaceState
 from .units import backoff
 
 log = logging.getLogger("exporter.poller")
@@ -39,18 +34,23 @@ MAX_BACKOFF = 300.0
 MAX_RATE_LIMIT_WAIT = 3600.0
 
 
-def enabled_endpoints(workspace: WorkspaceConfig) -> tuple[str, ...]:
-    return (INSTANCES, STATISTICS) if workspace.statistics else (INSTANCES,)
-
-
-def optional_endpoints(workspace: WorkspaceConfig) -> tuple[str, ...]:
-    return tuple(collector.name for collector, _ in enabled_optional(workspace))
+def add_workspace(state: State, workspace: WorkspaceConfig) -> WorkspaceState:
+    """A fresh state entry for the workspace, with the endpoints of its enabled collectors."""
+    chosen = enabled(workspace)
+    entry = state.add(
+        workspace.name,
+        tuple(e for c, _ in chosen if not c.optional for e in c.endpoints),
+        tuple(e for c, _ in chosen if c.optional for e in c.endpoints),
+        tuple((c.name, c.endpoints) for c, _ in chosen),
+    )
+    entry.url = display_url(workspace.url)
+    return entry
 
 
 def new_state(config: Config) -> State:
     state = State([])
-    for w in config.workspaces:
-        state.add(w.name, enabled_endpoints(w), optional_endpoints(w)).url = display_url(w.url)
+    for workspace in config.workspaces:
+        add_workspace(state, workspace)
     return state
 
 
@@ -103,7 +103,7 @@ class Poller:
             self.config.max_response_bytes,
             on_login=functools.partial(self.state.record_login, workspace.name, owner=owner),
         )
-        for endpoint, _ in self._endpoints(workspace):
+        for endpoint, _ in endpoints(workspace):
             self.schedules[(workspace.name, endpoint)] = _Schedule()
 
     def start(self) -> None:
@@ -113,22 +113,13 @@ class Poller:
 
     def _start(self, workspace: WorkspaceConfig) -> None:
         tasks = self.tasks.setdefault(workspace.name, [])
-        for endpoint, interval in self._endpoints(workspace):
+        for endpoint, interval in endpoints(workspace):
             tasks.append(
                 asyncio.create_task(
                     self._loop(workspace.name, endpoint, interval),
                     name=f"poll {workspace.name} {endpoint}",
                 )
             )
-
-    @staticmethod
-    def _endpoints(workspace: WorkspaceConfig) -> list[tuple[str, float]]:
-        """Every endpoint polled for the workspace, core and optional, with its interval."""
-        core = [
-            (e, workspace.poll_interval if e == INSTANCES else workspace.statistics_interval)
-            for e in enabled_endpoints(workspace)
-        ]
-        return core + [(c.name, interval) for c, interval in enabled_optional(workspace)]
 
     async def add(self, workspace: WorkspaceConfig) -> None:
         """Start polling a workspace (its state entry must exist); replaces earlier tasks."""
@@ -159,7 +150,7 @@ class Poller:
             *(
                 self.poll(workspace.name, endpoint)
                 for workspace in self.config.workspaces
-                for endpoint, _ in self._endpoints(workspace)
+                for endpoint, _ in endpoints(workspace)
             )
         )
 
@@ -215,21 +206,26 @@ class Poller:
         t0: float,
     ) -> None:
         client = self.clients[name]
+        collector, request = REQUESTS[endpoint]
+        response = None
         try:
             data: Any
-            if endpoint == INSTANCES:
-                response = await client.get(INSTANCES_PATH)
-                data = parse_instances(response.body)
-            elif endpoint == STATISTICS:
-                response = await client.get(STATISTICS_PATH, STATISTICS_PARAMS)
-                data = parse_statistics_list(response.body, self.config.extra_statistics)
+            if request.fetch is not None:
+                data = await request.fetch(Fetch(client, client.workspace, owner))
             else:
-                collector = OPTIONAL[endpoint]
-                params = dict(collector.params) if collector.params else None
-                response = await client.get(collector.path, params)
-                data = collector.parse(response.body)
+                params = dict(request.params()) if request.params else None
+                response = await client.get(request.path, params)
+                data = request.parse(response.body, self.config)
         except PollError as exc:
-            if endpoint in OPTIONAL and exc.reason == "http_4xx" and exc.status == 404:
+            if exc.reason == "forbidden" and collector.optional:
+                exc = PollError(
+                    "forbidden",
+                    f"{request.path}: the exporter's user lacks the permission "
+                    f"{collector.permission}; grant it, or turn the {collector.name} "
+                    "collector off for this workspace",
+                    source=exc.source,
+                )
+            if collector.optional and exc.reason == "http_4xx" and exc.status == 404:
                 # an optional endpoint this server's version predates: no series, no error
                 if schedule.last_logged != "unavailable":
                     log.info("workspace %s: %s is not available on this version", name, endpoint)
@@ -253,7 +249,9 @@ class Poller:
             name, endpoint, data, started=started, duration=duration, owner=owner
         )
         schedule.backoff_steps = 0
-        schedule.not_before = _paced(response.rate_remaining, response.rate_reset)
+        schedule.not_before = (
+            0.0 if response is None else _paced(response.rate_remaining, response.rate_reset)
+        )
         if schedule.last_logged:
             log.info("workspace %s: %s recovered", name, endpoint)
             schedule.last_logged = ""

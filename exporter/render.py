@@ -2,8 +2,8 @@
 
 Each workspace's samples are rendered (encoder.py) into per-family fragments only when its data
 changed; the fragments are joined family by family (the text format needs each family grouped
-under one HELP/TYPE header, see catalogue.py for the order) and the result is cached until the
-next change.
+under one HELP/TYPE header, see collectors/registry.py for the order) and the result is cached
+until the next change.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import gzip
 import time
 from dataclasses import dataclass, field
 
-from .catalogue import FAMILIES
+from .collectors.registry import FAMILIES
 from .encoder import (
     exporter_families,
-    fmt,
     join_families,
     render_bookkeeping,
     render_instances,
     render_statistics,
 )
+from .expfmt import fmt
 from .parse import InstancesAnswer, Statistics
 from .state import State, WorkspaceState
 

@@ -18,6 +18,9 @@ import aiohttp
 import yarl
 
 from . import __version__
+from .collectors.instances import PATH as INSTANCES_PATH
+from .collectors.statistics import PARAMS as STATISTICS_PARAMS
+from .collectors.statistics import PATH as STATISTICS_PATH
 from .configmodel import PasswordAuth, TokenAuth, WorkspaceConfig
 from .inflate import Inflater
 from .parse import ParseError, error_code, parse_login
@@ -25,10 +28,9 @@ from .rcerrors import PollError, Response, remaining, reset_seconds
 from .secretfiles import SecretFileError, read_secret
 from .units import backoff
 
+__all__ = ["INSTANCES_PATH", "STATISTICS_PARAMS", "STATISTICS_PATH", "RocketChatClient"]
+
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
-INSTANCES_PATH = "/api/v1/instances.get"
-STATISTICS_PATH = "/api/v1/statistics.list"
-STATISTICS_PARAMS = {"sort": '{"createdAt":-1}', "count": "1"}
 LOGIN_PATH = "/api/v1/login"
 _CHUNK = 64 * 1024
 _NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
@@ -182,7 +184,6 @@ class RocketChatClient:
         json_body: dict[str, str] | None = None,
         authenticated: bool,
     ) -> Response:
-        url = self._url(path, params)
         headers = {
             "User-Agent": USER_AGENT,
             "Accept": "application/json",
@@ -191,6 +192,30 @@ class RocketChatClient:
         if authenticated:
             headers["X-User-Id"] = self._user_id
             headers["X-Auth-Token"] = self._token
+        status, resp_headers, raw = await self._exchange(
+            method, self._url(path, params), path, headers, json_body
+        )
+        return self._interpret(path, status, resp_headers, raw)
+
+    async def probe(self, url: str) -> tuple[int, bytes]:
+        """GET a full URL without credentials (an instance's own health route): the status
+        and the body, within the same timeout, concurrency and size caps as the API."""
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
+        where = yarl.URL(url)
+        status, _, raw = await self._exchange(
+            "GET", where, f"{where.host}:{where.port}{where.path}", headers, None
+        )
+        return status, raw
+
+    async def _exchange(
+        self,
+        method: str,
+        url: yarl.URL,
+        path: str,
+        headers: dict[str, str],
+        json_body: dict[str, str] | None,
+    ) -> tuple[int, Any, bytes]:
+        """One request: (status, headers, body); every failure a PollError naming `path`."""
         async with self.semaphore:
             try:
                 async with asyncio.timeout(self.workspace.timeout):
@@ -235,7 +260,7 @@ class RocketChatClient:
                     f"{path}: connection lost ({type(exc).__name__}); a proxy or the server "
                     "dropped it, retrying at the next poll",
                 ) from None
-        return self._interpret(path, status, resp_headers, raw)
+        return status, resp_headers, raw
 
     def _url(self, path: str, params: dict[str, str] | None) -> yarl.URL:
         """Request URLs are few per workspace: build and encode each once."""

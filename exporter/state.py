@@ -7,6 +7,7 @@ Every change bumps a version so the renderer knows what to re-render.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,12 +43,22 @@ class WorkspaceState:
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, reason)
     version: int = 0
     url: str = ""  # the Rocket.Chat address, for the status pages (never with credentials)
-    optional: tuple[str, ...] = ()  # enabled optional collectors (their endpoint has their name)
+    optional: tuple[str, ...] = ()  # the endpoints of the enabled optional collectors
     collected: dict[str, Any] = field(default_factory=dict)  # their latest good data
+    # every enabled collector, core and optional, with its endpoints (collector_success)
+    collectors: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    instances_polled: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
         for endpoint in (*self.endpoints, *self.optional, LOGIN):
             self.status.setdefault(endpoint, EndpointStatus())
+        if not self.collectors:  # a state built by hand (tests): one endpoint per collector
+            core = (("instances", INSTANCES), ("statistics", STATISTICS))
+            self.collectors = tuple(
+                (name, (endpoint,))
+                for name, endpoint in (*core, *((o, o) for o in self.optional))
+                if endpoint in (*self.endpoints, *self.optional)
+            )
 
     @property
     def up(self) -> bool | None:
@@ -58,6 +69,20 @@ class WorkspaceState:
         if len(polled) < len(self.endpoints):
             return None
         return True
+
+    async def wait_for_instances(self, limit: float) -> None:
+        """Until the first instances.get poll ended (the health collector needs its answer)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.instances_polled.wait(), limit)
+
+    def collector_success(self) -> list[tuple[str, bool]]:
+        """(collector, ok) for each enabled collector whose endpoints have all been polled."""
+        result = []
+        for name, endpoints in self.collectors:
+            statuses = [self.status[e] for e in endpoints]
+            if all(s.attempted for s in statuses):
+                result.append((name, all(s.ok for s in statuses)))
+        return result
 
     @property
     def running_version(self) -> str | None:
@@ -95,10 +120,16 @@ class State:
         self.changed.set()
 
     def add(
-        self, name: str, endpoints: tuple[str, ...], optional: tuple[str, ...] = ()
+        self,
+        name: str,
+        endpoints: tuple[str, ...],
+        optional: tuple[str, ...] = (),
+        collectors: tuple[tuple[str, tuple[str, ...]], ...] = (),
     ) -> WorkspaceState:
         """A new (or restarted) workspace: fresh data and counters."""
-        workspace = self.workspaces[name] = WorkspaceState(name, endpoints, optional=optional)
+        workspace = self.workspaces[name] = WorkspaceState(
+            name, endpoints, optional=optional, collectors=collectors
+        )
         if not workspace.attempted_all:
             self._unready.add(name)
         self._bump()
@@ -144,6 +175,7 @@ class State:
         if endpoint == INSTANCES:
             assert isinstance(data, InstancesAnswer)
             workspace.instances = data
+            workspace.instances_polled.set()
         elif endpoint == STATISTICS:
             assert data is None or isinstance(data, Statistics)
             workspace.statistics = data
@@ -175,6 +207,7 @@ class State:
             return
         if endpoint == INSTANCES:
             workspace.instances = None
+            workspace.instances_polled.set()
         elif endpoint == STATISTICS:
             workspace.statistics = None
         else:

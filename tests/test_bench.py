@@ -25,4 +25,4 @@ def test_benchmark_harness_runs_end_to_end_and_prints_every_table() -> None:
         "## One full poll round, N = 5",
     ):
         assert heading in result.stdout
-    assert "| 5 | 626 |" in result.stdout  # 5 workspaces: instances, statistics, info
+    assert "| 5 | 726 |" in result.stdout  # 5 workspaces: instances, statistics, info, licenses

@@ -107,6 +107,8 @@ async def test_twenty_concurrent_reloads_leave_one_poller_per_workspace_and_no_o
     assert sorted(t.get_name() for t in poll_tasks("new")) == [
         "poll new info",
         "poll new instances.get",
+        "poll new licenses.info",
+        "poll new licenses.maxActiveUsers",
         "poll new statistics.list",
     ]
     assert poll_tasks("old") == []

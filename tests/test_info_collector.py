@@ -77,7 +77,7 @@ def test_collectors_config_top_level_per_workspace_and_intervals(tmp_path: Path)
     a, b, c = load_config(path).workspaces
     assert a.collectors == (("info", 120.0),)
     assert b.collectors == ()
-    assert c.collectors == (("info", None),)  # the collector's default: statistics_interval
+    assert c.collectors == (("info", 120.0),)  # `true` keeps the top level's interval
 
 
 async def test_an_optional_endpoint_the_version_lacks_is_not_available_not_an_error(

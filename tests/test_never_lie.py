@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-import exporter.poller
+import exporter.collectors.instances
 from exporter import cli
 from exporter.config import PasswordAuth, Secret, TokenAuth
 from exporter.demo import (
@@ -284,7 +284,7 @@ async def test_once_reports_every_workspace_when_one_fails_internally(
             raise RuntimeError("a bug nobody found yet")
         return original(body)
 
-    monkeypatch.setattr(exporter.poller, "parse_instances", buggy_for_new)
+    monkeypatch.setattr(exporter.collectors.instances, "parse_instances", buggy_for_new)
     code = await cli._once(fast_config(fake))
     samples = parse_exposition(capsys.readouterr().out)
     assert code == 1

@@ -329,10 +329,10 @@ async def test_an_internal_error_drops_the_series_and_polling_goes_on(
     def broken(body: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(exporter.poller, "parse_instances", broken)
+    monkeypatch.setattr(exporter.collectors.instances, "parse_instances", broken)
     samples = await run.wait_until(
         lambda s: value(s, "rocketchat_up", workspace="new") == 0, "new down on the bug"
     )
     assert not series(samples, "rocketchat_instance_info", workspace="new")
-    monkeypatch.setattr(exporter.poller, "parse_instances", original)
+    monkeypatch.setattr(exporter.collectors.instances, "parse_instances", original)
     await run.wait_until(lambda s: value(s, "rocketchat_up", workspace="new") == 1, "recovered")

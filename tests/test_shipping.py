@@ -15,6 +15,8 @@ import yaml
 
 from exporter import __version__
 from exporter.cli import build_parser
+from exporter.collectors.registry import COLLECTORS
+from exporter.docs import refreshed
 from exporter.render import FAMILIES
 
 from contract import ADDITIONS, ALL_METRICS
@@ -41,6 +43,14 @@ def test_every_metric_is_in_the_readme_table_and_vice_versa() -> None:
             documented.add(prefix + short)
     emitted = {f.name for f in FAMILIES} | {"rocketchat_exporter_build_info", *ADDITIONS}
     assert documented == emitted == set(ALL_METRICS) | set(ADDITIONS)
+
+
+def test_the_readmes_collector_and_metric_tables_are_generated_from_the_registry() -> None:
+    """`python -m exporter.docs --write` refreshes them; a collector added to the registry
+    shows up in the README, or this fails."""
+    assert refreshed(README) == README
+    for name in COLLECTORS:
+        assert f"| `{name}` |" in README
 
 
 def test_help_matches_the_readme_flag_table() -> None:

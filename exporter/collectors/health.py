@@ -1,12 +1,24 @@
-"""One process's own health: GET /livez (7.11+, JSON) or GET /health (5.3-7.10, text)."""
+"""One process's own health: GET /livez (7.11+, JSON) or GET /health (5.3-7.10, text), asked
+of every instance at its own address from instances.get (behind a load balancer the answer
+would be a random process's). Never /readyz, and at most every 30 s: some releases reset the
+event-loop histogram the orchestrator's probes read at each call. No credentials are sent."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..catalogue import INSTANCE
+from ..expfmt import escape, fmt
 from ..parse import ParseError, number, only_parse_errors
+from ..rcerrors import PollError
+from .base import Collector, Family, Fetch, Out, Request
+
+if TYPE_CHECKING:
+    from ..state import WorkspaceState
 
 _PERCENT = re.compile(r"\s*([0-9.]+)\s*%\s*")
 _MILLIS = re.compile(r"\s*([0-9.]+)\s*ms\b.*")
@@ -63,3 +75,145 @@ def parse_health_text(status: int, text: str) -> Health:
     if status == 500 and body == "not healthy":
         return Health(healthy=False)
     raise ParseError(f"not a /health answer (HTTP {status})")
+
+
+HEALTHY = "rocketchat_instance_healthy"
+HEAP = "rocketchat_instance_heap_usage_ratio"
+LAG = "rocketchat_instance_event_loop_lag_seconds"
+DATABASE = "rocketchat_instance_database_healthy"
+ENDPOINT = "health"
+NO_ROUTE = "no /livez or /health on this version"
+_HOST = re.compile(r"[A-Za-z0-9._-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?")
+_PORT = re.compile(r"[0-9]{1,5}")
+
+FAMILIES = (
+    Family(
+        HEALTHY,
+        "gauge",
+        "1 if the instance's own /livez (7.11+) or /health (5.3-7.10) says healthy; 0 when it "
+        "says not (e.g. realtime data stopped) or does not answer.",
+        INSTANCE,
+    ),
+    Family(HEAP, "gauge", "Heap in use / heap limit of the instance's process (/livez).", INSTANCE),
+    Family(
+        LAG, "gauge", "Event-loop lag of the instance's process (/livez), in seconds.", INSTANCE
+    ),
+    Family(
+        DATABASE,
+        "gauge",
+        "1 if the instance reaches its database (/livez mongo check), else 0.",
+        INSTANCE,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class InstanceHealth:
+    instance_id: str
+    health: Health | None  # None: the instance has no health route (before 5.3)
+    error: str = ""  # why it counts as unhealthy without having said so
+
+
+def _paths(version: str | None) -> tuple[str, ...]:
+    """/livez from 7.11 (/health there is a stub), /health before; both when unknown."""
+    try:
+        major, minor = (int(p) for p in (version or "").split(".")[:2])
+    except ValueError:
+        return ("/livez", "/health")
+    return ("/livez",) if (major, minor) >= (7, 11) else ("/health",)
+
+
+def address(template: str, host: str, port: str) -> str | None:
+    """The instance's base URL, or None when host or port are not plain values (a hostile
+    answer must not steer the request elsewhere)."""
+    if not _HOST.fullmatch(host) or not _PORT.fullmatch(port) or not 0 < int(port) < 65536:
+        return None
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return template.format(host=host, port=port)
+
+
+async def _one(ctx: Fetch, base: str, paths: tuple[str, ...]) -> Health | None:
+    """One instance: its answer, Health(False) when it says so; PollError when it does not
+    answer; None when it has no health route."""
+    for path in paths:
+        status, raw = await ctx.client.probe(base + path)
+        if status == 404:
+            continue
+        text = raw.decode("utf-8", "replace")
+        try:
+            if path == "/livez":
+                return parse_livez(json.loads(text))
+            return parse_health_text(status, text)
+        except (ValueError, RecursionError):
+            if status >= 500:
+                return Health(healthy=False)
+            continue  # HTML of the web client (before 5.3): no health route
+    return None
+
+
+async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
+    """Every instance of the latest instances.get answer, concurrently."""
+    await ctx.state.wait_for_instances(ctx.workspace.timeout + 1)
+    instances = ctx.state.instances
+    if instances is None:
+        return ()
+    paths = _paths(ctx.state.running_version)
+
+    async def check(instance_id: str, host: str, port: str) -> InstanceHealth:
+        base = address(ctx.workspace.health_address, host, port)
+        if base is None:
+            return InstanceHealth(instance_id, None, "no usable host and port in instances.get")
+        try:
+            return InstanceHealth(instance_id, await _one(ctx, base, paths))
+        except PollError as exc:
+            return InstanceHealth(instance_id, Health(healthy=False), exc.message)
+
+    results = await asyncio.gather(*(check(i.instance_id, i.host, i.port) for i in instances))
+    if results and all(r.health is None and not r.error for r in results):
+        raise PollError("http_4xx", NO_ROUTE, status=404)  # "not available on this version"
+    return tuple(results)
+
+
+def render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
+    """Per instance of the current instances.get answer (no ghosts of vanished instances)."""
+    checked = workspace.collected.get(ENDPOINT)
+    if not checked or workspace.instances is None:
+        return
+    by_id = {r.instance_id: r.health for r in checked}
+    for instance in workspace.instances:
+        health = by_id.get(instance.instance_id)
+        if health is None:
+            continue
+        labels = (
+            f'{ws_label},instance_id="{escape(instance.instance_id)}",'
+            f'host="{escape(instance.host)}",port="{escape(instance.port)}"'
+        )
+        for family, value in (
+            (HEALTHY, float(health.healthy)),
+            (HEAP, health.heap_ratio),
+            (LAG, health.event_loop_lag_seconds),
+            (DATABASE, None if health.database_healthy is None else float(health.database_healthy)),
+        ):
+            if value is not None:
+                out[family].append(f"{family}{{{labels}}} {fmt(value)}\n")
+
+
+COLLECTOR = Collector(
+    name="health",
+    summary="each instance's own /livez or /health, at its address from instances.get",
+    requests=(
+        Request(
+            ENDPOINT,
+            "/livez (7.11+) or /health (5.3-7.10) at each instance",
+            lambda body, config: body,
+            fetch=fetch,
+        ),
+    ),
+    interval=lambda workspace: max(workspace.poll_interval, 30.0),
+    families=FAMILIES,
+    render=render,
+    min_interval=30.0,
+    permission="none (unauthenticated; the exporter must reach each instance's host:port)",
+    versions="5.3+",
+)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..catalogue import INFO_FAMILIES
 from ..parse import clean, only_parse_errors
 from .answers import successful
+from .base import Collector, Request
 
 _FULL_VERSION = re.compile(r"\d+\.\d+\.\d+\S*")
 
@@ -29,3 +31,15 @@ def parse_info(body: Any) -> str | None:
         ):
             return clean(candidate)
     return None
+
+
+COLLECTOR = Collector(
+    name="info",
+    summary="the version the server runs now (feeds rocketchat_workspace_info)",
+    requests=(Request("info", "/api/info", lambda body, config: parse_info(body)),),
+    interval=lambda workspace: workspace.statistics_interval,
+    families=INFO_FAMILIES,  # rendered with the workspace's bookkeeping (it has a fallback)
+    default_enabled=True,
+    permission="view-statistics (for the full version; anyone gets X.Y)",
+    versions="all (the full version for a privileged caller since 6.5)",
+)

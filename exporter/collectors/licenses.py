@@ -4,10 +4,15 @@ prevented actions, trial, modules and expiry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..expfmt import escape, fmt
 from ..parse import ParseError, clean, number, only_parse_errors, timestamp
 from .answers import successful
+from .base import Collector, Family, Out, Request
+
+if TYPE_CHECKING:
+    from ..state import WorkspaceState
 
 UNLIMITED = (None, 0, -1)  # what maxActiveUsers sends for "no seat limit"
 
@@ -91,3 +96,120 @@ def _expiry(document: Any) -> float | None:
         if isinstance(period, dict) and period.get("invalidBehavior") == "invalidate_license":
             return timestamp(period.get("validUntil"))
     return None
+
+
+SEATS_USED = "rocketchat_license_seats_used"
+SEATS_MAX = "rocketchat_license_seats_max"
+LIMIT = "rocketchat_license_limit"
+USAGE = "rocketchat_license_usage"
+PREVENTED = "rocketchat_license_action_prevented"
+TRIAL = "rocketchat_license_trial"
+MODULE = "rocketchat_license_module_info"
+EXPIRY = "rocketchat_license_expiry_timestamp_seconds"
+MAX_ACTIVE_USERS = "licenses.maxActiveUsers"
+INFO = "licenses.info"
+
+FAMILIES = (
+    Family(
+        SEATS_USED,
+        "gauge",
+        "Seats in use: active users as the license counts them (licenses.maxActiveUsers "
+        "activeUsers, computed live).",
+    ),
+    Family(
+        SEATS_MAX,
+        "gauge",
+        "Seats the license allows (licenses.maxActiveUsers maxActiveUsers); absent when there "
+        "is no seat limit.",
+    ),
+    Family(
+        LIMIT,
+        "gauge",
+        "A limit of the license by kind (licenses.info limits.<kind>.max); absent when "
+        "unlimited or without view-privileged-setting.",
+        ("workspace", "kind"),
+    ),
+    Family(
+        USAGE,
+        "gauge",
+        "The live counter a license limit is checked against (licenses.info limits.<kind>.value).",
+        ("workspace", "kind"),
+    ),
+    Family(
+        PREVENTED,
+        "gauge",
+        "1 while the license blocks creating more of this kind (licenses.info "
+        "preventedActions), else 0.",
+        ("workspace", "kind"),
+    ),
+    Family(TRIAL, "gauge", "1 if the license is a trial (licenses.info trial), else 0."),
+    Family(
+        MODULE,
+        "gauge",
+        "A licensed module that is active (licenses.info activeModules); the value is 1.",
+        ("workspace", "module"),
+    ),
+    Family(
+        EXPIRY,
+        "gauge",
+        "When the license stops being valid (licenses.info validPeriods entry with "
+        "invalidBehavior invalidate_license), as Unix time; needs view-privileged-setting.",
+    ),
+)
+
+
+def _line(out: Out, family: str, labels: str, value: float) -> None:
+    out[family].append(f"{family}{{{labels}}} {fmt(value)}\n")
+
+
+def render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
+    seats = workspace.collected.get(MAX_ACTIVE_USERS)
+    if isinstance(seats, Seats):
+        if seats.used is not None:
+            _line(out, SEATS_USED, ws_label, seats.used)
+        if seats.max is not None:
+            _line(out, SEATS_MAX, ws_label, seats.max)
+    license_ = workspace.collected.get(INFO)
+    if not isinstance(license_, License):
+        return
+    for limit in license_.limits:
+        kind = f'{ws_label},kind="{escape(limit.kind)}"'
+        if limit.max is not None:
+            _line(out, LIMIT, kind, limit.max)
+        if limit.value is not None:
+            _line(out, USAGE, kind, limit.value)
+    for name, blocked in license_.prevented:
+        _line(out, PREVENTED, f'{ws_label},kind="{escape(name)}"', float(blocked))
+    if license_.trial is not None:
+        _line(out, TRIAL, ws_label, float(license_.trial))
+    for module in license_.modules:
+        _line(out, MODULE, f'{ws_label},module="{escape(module)}"', 1)
+    if license_.expiry is not None:
+        _line(out, EXPIRY, ws_label, license_.expiry)
+
+
+COLLECTOR = Collector(
+    name="licenses",
+    summary="seats used and licensed, license limits and usage, prevented actions, trial, "
+    "modules, expiry",
+    requests=(
+        Request(
+            MAX_ACTIVE_USERS,
+            "/api/v1/licenses.maxActiveUsers",
+            lambda body, config: parse_max_active_users(body),
+        ),
+        Request(
+            INFO,
+            "/api/v1/licenses.info",
+            lambda body, config: parse_licenses_info(body),
+            params=lambda: {"loadValues": "true"},
+            query_doc="?loadValues=true",
+        ),
+    ),
+    interval=lambda workspace: workspace.statistics_interval,
+    families=FAMILIES,
+    render=render,
+    default_enabled=True,
+    permission="any logged-in user; limits, usage and expiry need view-privileged-setting",
+    versions="maxActiveUsers 4.0+, licenses.info 6.5+",
+)

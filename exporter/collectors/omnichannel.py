@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
+from ..expfmt import fmt
 from ..parse import ParseError, number, only_parse_errors
 from .answers import successful
+from .base import Collector, Family, Out, Request
+
+if TYPE_CHECKING:
+    from ..state import WorkspaceState
 
 AGENT_STATUSES = ("available", "away", "busy", "offline")
 CHAT_STATES = ("open", "queued", "onhold")
@@ -28,3 +34,68 @@ def parse_chats(body: Any) -> tuple[tuple[str, float], ...]:
     if not counts:
         raise ParseError("answer has no open/queued/onhold counts")
     return counts
+
+
+AGENTS = "rocketchat_omnichannel_agents"
+CHATS = "rocketchat_omnichannel_chats"
+AGENTS_ENDPOINT = "omnichannel.agents-status"
+CHATS_ENDPOINT = "omnichannel.chats"
+_CHARTS = "/api/v1/livechat/analytics/dashboards/charts/"
+
+FAMILIES = (
+    Family(
+        AGENTS,
+        "gauge",
+        "Omnichannel agents by status, live (charts/agents-status: available, away, busy, "
+        "offline).",
+        ("workspace", "status"),
+    ),
+    Family(
+        CHATS,
+        "gauge",
+        "Omnichannel chats by state now (charts/chats since 1970: open, queued, onhold).",
+        ("workspace", "state"),
+    ),
+)
+
+
+def chats_params() -> dict[str, str]:
+    """Rooms created since 1970 until now: the current open/queued/on-hold numbers."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {"start": "1970-01-01T00:00:00Z", "end": now}
+
+
+def render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
+    for family, label, endpoint in (
+        (AGENTS, "status", AGENTS_ENDPOINT),
+        (CHATS, "state", CHATS_ENDPOINT),
+    ):
+        counts = workspace.collected.get(endpoint)
+        for key, value in counts if isinstance(counts, tuple) else ():
+            out[family].append(f'{family}{{{ws_label},{label}="{key}"}} {fmt(value)}\n')
+
+
+COLLECTOR = Collector(
+    name="omnichannel",
+    summary="omnichannel agents by status and chats open, queued and on hold",
+    requests=(
+        Request(
+            AGENTS_ENDPOINT,
+            _CHARTS + "agents-status",
+            lambda body, config: parse_agents_status(body),
+        ),
+        Request(
+            CHATS_ENDPOINT,
+            _CHARTS + "chats",
+            lambda body, config: parse_chats(body),
+            params=chats_params,
+            query_doc="?start=1970-01-01T00:00:00Z&end=<now>",
+        ),
+    ),
+    interval=lambda workspace: max(workspace.poll_interval, 60.0),
+    families=FAMILIES,
+    render=render,
+    min_interval=60.0,
+    permission="view-livechat-manager",
+    versions="3.x+ (onhold 4.x+)",
+)

@@ -1,51 +1,53 @@
-"""The optional collectors the exporter can poll, each declared once: its request, default
-interval, pure parser and the permission it needs. The poller, the state bookkeeping, the
-renderer's `rocketchat_exporter_collector_success` and the status pages iterate this table;
-a failing optional collector never changes `rocketchat_up`.
-
-The core endpoints (instances.get, statistics.list) are not in it yet: moving them here is the
-rest of issue 13's registry.
-"""
+"""Every collector the exporter has, in exposition order. The poller, the state bookkeeping, the
+renderer, the status pages, the config's `collectors` key, the README's metric table and the
+contract test iterate this table: a new collector is one new module plus its tests (see
+CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
-
+from ..catalogue import EXPORTER_FAMILIES, WORKSPACE_FAMILIES
 from ..configmodel import WorkspaceConfig
-from .info import parse_info
+from . import health, info, instances, licenses, omnichannel, statistics
+from .base import Collector, Family, Request
 
-
-@dataclass(frozen=True)
-class OptionalCollector:
-    name: str  # the config key, the `collector` label and the `endpoint` label of its request
-    path: str
-    params: Mapping[str, str] | None
-    default_interval: Callable[[WorkspaceConfig], float]
-    parse: Callable[[Any], Any]
-    permission: str  # what the exporter's user needs ("" when nothing)
-
-
-OPTIONAL: dict[str, OptionalCollector] = {
-    "info": OptionalCollector(
-        name="info",
-        path="/api/info",
-        params=None,
-        default_interval=lambda workspace: workspace.statistics_interval,
-        parse=parse_info,
-        permission="view-statistics (for the full version; anyone gets X.Y)",
-    ),
-}
-
-# the core collectors and the endpoint each one polls (for collector_success)
-CORE = {"instances": "instances.get", "statistics": "statistics.list"}
-
-
-def enabled_optional(workspace: WorkspaceConfig) -> tuple[tuple[OptionalCollector, float], ...]:
-    """The workspace's optional collectors with the interval each runs at."""
-    return tuple(
-        (OPTIONAL[name], interval or OPTIONAL[name].default_interval(workspace))
-        for name, interval in workspace.collectors
-        if name in OPTIONAL
+COLLECTORS: dict[str, Collector] = {
+    c.name: c
+    for c in (
+        instances.COLLECTOR,
+        statistics.COLLECTOR,
+        info.COLLECTOR,
+        licenses.COLLECTOR,
+        health.COLLECTOR,
+        omnichannel.COLLECTOR,
     )
+}
+OPTIONAL = {name: c for name, c in COLLECTORS.items() if c.optional}
+DEFAULTS = {name: c.default_enabled for name, c in OPTIONAL.items()}  # the config's defaults
+# endpoint label -> its collector and request
+REQUESTS: dict[str, tuple[Collector, Request]] = {
+    r.endpoint: (c, r) for c in COLLECTORS.values() for r in c.requests
+}
+FAMILIES: tuple[Family, ...] = (
+    *WORKSPACE_FAMILIES,
+    *(f for c in COLLECTORS.values() for f in c.families),
+    *EXPORTER_FAMILIES,
+)
+ORDER = [f.name for f in FAMILIES]
+
+
+def enabled(workspace: WorkspaceConfig) -> tuple[tuple[Collector, float], ...]:
+    """The workspace's collectors, core and optional, with the interval each runs at."""
+    chosen = dict(workspace.collectors)
+    found = []
+    for collector in COLLECTORS.values():
+        if collector.name == "statistics" and not workspace.statistics:
+            continue
+        if collector.optional and collector.name not in chosen:
+            continue
+        found.append((collector, chosen.get(collector.name) or collector.interval(workspace)))
+    return tuple(found)
+
+
+def endpoints(workspace: WorkspaceConfig) -> list[tuple[str, float]]:
+    """Every request polled for the workspace, as (endpoint, interval)."""
+    return [(r.endpoint, interval) for c, interval in enabled(workspace) for r in c.requests]

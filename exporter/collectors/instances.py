@@ -1,0 +1,29 @@
+"""Core: GET /api/v1/instances.get every poll_interval (rendered by encoder.render_instances)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..catalogue import INSTANCES_FAMILIES
+from ..configmodel import Config
+from ..parse import InstancesAnswer, parse_instances
+from .base import Collector, Request
+
+PATH = "/api/v1/instances.get"
+
+
+def _parse(body: Any, config: Config) -> InstancesAnswer:
+    return parse_instances(body)
+
+
+COLLECTOR = Collector(
+    name="instances",
+    summary="every server process of the workspace, its host and its cluster links",
+    requests=(Request("instances.get", PATH, _parse),),
+    interval=lambda workspace: workspace.poll_interval,
+    families=INSTANCES_FAMILIES,
+    optional=False,
+    default_enabled=True,
+    permission="view-statistics",
+    versions="3.10+",
+)

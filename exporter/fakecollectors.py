@@ -1,0 +1,156 @@
+"""The simulated Rocket.Chat's answers for the optional collectors: licenses, omnichannel and
+each instance's own /livez or /health listener — each route from the version that has it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .fakeserver import FakeInstance, FakeRocketChat, FakeWorkspace
+
+CHARTS = "livechat/analytics/dashboards/charts/"
+ERROR_403 = {
+    "success": False,
+    "error": "User does not have the permissions required for this action [error-unauthorized]",
+}
+_KINDS = (
+    "activeUsers", "guestUsers", "roomsPerGuest", "privateApps", "marketplaceApps",
+    "monthlyActiveContacts",
+)  # fmt: skip
+
+
+def iso(seconds: float) -> str:
+    """Unix seconds -> the ISO-8601 form MongoDB dates take in JSON (millisecond precision)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def community_license() -> dict[str, Any]:
+    """licenses.info of a Community workspace without a license (as an admin sees it)."""
+    unlimited = {"max": -1, "value": 0}
+    return {
+        "activeModules": [],
+        "preventedActions": dict.fromkeys(_KINDS, False),
+        "limits": {
+            "activeUsers": dict(unlimited), "guestUsers": dict(unlimited),
+            "privateApps": {"max": 3, "value": 1}, "marketplaceApps": {"max": 5, "value": 2},
+            "monthlyActiveContacts": dict(unlimited),
+        },
+        "tags": [],
+        "trial": False,
+    }  # fmt: skip
+
+
+def enterprise_license(
+    seats: int, expires: float, *, trial: bool = False, modules: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """licenses.info of a licensed workspace (expiry in validation.validPeriods)."""
+    license_ = community_license()
+    license_["activeModules"] = list(modules)
+    license_["trial"] = trial
+    license_["limits"]["activeUsers"] = {"max": seats, "value": 0}
+    license_["limits"]["privateApps"] = {"max": -1, "value": 1}
+    license_["limits"]["marketplaceApps"] = {"max": -1, "value": 2}
+    license_["license"] = {
+        "version": "3.0",
+        "information": {"trial": trial, "visualExpiration": iso(expires)},
+        "validation": {
+            "validPeriods": [{"validUntil": iso(expires), "invalidBehavior": "invalidate_license"}]
+        },
+    }
+    return license_
+
+
+def licenses_info_body(workspace: FakeWorkspace) -> dict[str, Any]:
+    """licenses.info?loadValues=true; limits and the license document only for a caller with
+    view-privileged-setting. A seat count at the limit prevents more active users."""
+    license_ = workspace.license or community_license()
+    body = {k: v for k, v in license_.items() if k != "license"}
+    if not workspace.privileged:
+        return {"license": {**body, "limits": {}}, "success": True}
+    if "license" in license_:
+        body["license"] = license_["license"]
+    limits = {kind: dict(limit) for kind, limit in body.get("limits", {}).items()}
+    seats = limits.get("activeUsers")
+    if seats is not None:
+        seats["value"] = workspace.active_users()
+        prevented = dict(body.get("preventedActions") or {})
+        prevented["activeUsers"] = 0 <= seats["max"] <= seats["value"]
+        body["preventedActions"] = prevented
+    body["limits"] = limits
+    return {"license": body, "success": True}
+
+
+def collector_answer(workspace: FakeWorkspace, method: str) -> web.Response:
+    """The optional collectors' API routes (authenticated already); 404 where the version
+    predates the route."""
+    version = workspace.version()
+    if method == "licenses.maxActiveUsers" and version >= (4, 0):
+        return web.json_response(
+            {
+                "maxActiveUsers": workspace.max_active_users,
+                "activeUsers": workspace.active_users(),
+                "success": True,
+            }
+        )
+    if method == "licenses.info" and version >= (6, 5):
+        return web.json_response(licenses_info_body(workspace))
+    if method in (CHARTS + "agents-status", CHARTS + "chats"):
+        if not workspace.livechat_manager:
+            return web.json_response(ERROR_403, status=403)
+        if method.endswith("agents-status"):
+            counts = {"_id": None, **workspace.agents} if workspace.agents else {}
+            return web.json_response({**counts, "success": True})
+        chats = dict(workspace.chats)
+        if version < (4, 0):
+            chats.pop("onhold", None)
+        return web.json_response({**chats, "success": True})
+    return web.json_response({"success": False, "error": "not found"}, status=404)
+
+
+def health_answer(workspace: FakeWorkspace, instance: FakeInstance, path: str) -> web.Response:
+    """The instance's own /livez (7.11+) or /health (5.3-7.10); the client's HTML before 5.3."""
+    version = workspace.version()
+    ok = instance.health == "ok"
+    if path == "/livez" and version >= (7, 11):
+        checks = {
+            "memory": {"status": "ok", "percentile": instance.heap_ratio * 100},
+            "eventLoop": {"status": "ok" if ok else "unavailable", "lagMs": instance.lag_ms},
+            "mongo": {"status": "ok"},
+        }
+        body = {"status": "ok" if ok else "unavailable", "checks": checks}
+        return web.json_response(body, status=200 if ok else 503)
+    if path == "/health" and (5, 3) <= version < (7, 11):
+        return web.Response(text="ok" if ok else "not healthy", status=200 if ok else 500)
+    if version < (5, 3):
+        return web.Response(text="<!DOCTYPE html><html></html>", content_type="text/html")
+    return web.Response(text="Not found", status=404)
+
+
+async def start_health(server: FakeRocketChat, host: str = "127.0.0.1") -> None:
+    """Give every instance whose health is not "down" its own listener (its process's port),
+    on its host when that is a loopback address (127.0.0.N), else on `host`; the instance's
+    host and port then point at it."""
+    for workspace in server.workspaces.values():
+        for instance in workspace.instances:
+            if instance.health == "down":
+                continue
+            bind = instance.host if instance.host.startswith("127.") else host
+            app = web.Application()
+            app.router.add_get("/{route:(livez|health|readyz)}", _handler(workspace, instance))
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, bind, 0).start()
+            server.health_runners.append(runner)
+            instance.host, instance.port = bind, str(runner.addresses[0][1])
+
+
+def _handler(workspace: FakeWorkspace, instance: FakeInstance) -> Any:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        workspace.requests[f"{instance.instance_id}{request.path}"] += 1
+        return health_answer(workspace, instance, request.path)
+
+    return answer
