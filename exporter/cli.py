@@ -18,7 +18,7 @@ from . import __version__
 from .config import load_config
 from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
 from .daemon import Exporter
-from .demo import FakeRocketChat, config_for, demo_workspaces
+from .demo import FakeRocketChat, config_for, demo_workspaces, start_health
 from .poller import Poller, new_state
 from .render import Renderer
 from .shard import assigned, parse_shard
@@ -214,8 +214,9 @@ async def _run(
     if config is None:  # --demo
         fake = FakeRocketChat(demo_workspaces())
         await fake.start()
+        await start_health(fake)  # each simulated instance answers /livez or /health itself
         log.info("demo: simulated Rocket.Chat on %s", fake.base_url)
-        config = config_for(fake, poll_interval=5.0, statistics_interval=30.0)
+        config = config_for(fake, poll_interval=5.0, statistics_interval=30.0, every_collector=True)
         # shows rocketchat_workspace_statistic, as an operator's extra_statistics would
         config = dataclasses.replace(
             config, extra_statistics=("integrations.totalWithScriptEnabled",)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 
+from .collectors.registry import OPTIONAL
 from .configmodel import Config, Secret, TokenAuth, WorkspaceConfig
-from .fakecollectors import enterprise_license, iso, start_health
+from .fakecollectors import community_license, enterprise_license, iso, start_health
 from .fakeserver import (
     ERROR_401,
     FakeInstance,
@@ -51,8 +52,12 @@ __all__ = [
 
 
 def demo_workspaces() -> list[FakeWorkspace]:
-    """Five workspaces of different server versions; acme-prod has a disconnected instance,
-    community is a Community Edition cluster (links not reported)."""
+    """Five workspaces of different server versions, so that every panel has data and some
+    alerts fire: acme-prod is an Enterprise trial near its seat limit, expiring in 10 days,
+    with a disconnected and unhealthy instance and a staffed omnichannel queue; acme-staging has
+    chats queued and no agent available; community is a Community Edition cluster (links not
+    reported) near the presence cap; legacy (4.8) is too old for licenses.info and /health;
+    ancient (3.10) for licenses.maxActiveUsers too."""
     now = time.time()
     day = 86400.0
     acme = FakeWorkspace(
@@ -80,10 +85,22 @@ def demo_workspaces() -> list[FakeWorkspace]:
                 conns=371,
                 created_at=now - 2 * day,
                 updated_at=now - 45,
+                health="unhealthy",
+                heap_ratio=0.91,
+                lag_ms=180.0,
             ),
         ],
         statistics=[make_statistics("8.8.1", now - d * day, 1843 - d) for d in (3, 2, 1)],
         moving=True,
+        max_active_users=1700,  # 1658 active: 97.5 % of the seats
+        license=enterprise_license(
+            1700,
+            now + 10 * day,
+            trial=True,
+            modules=("auditing", "livechat-enterprise", "scalability", "unlimited-presence"),
+        ),
+        agents={"available": 3, "away": 1, "busy": 2, "offline": 6},
+        chats={"open": 14, "closed": 5210, "queued": 4, "onhold": 2},
     )
     staging = FakeWorkspace(
         name="acme-staging",
@@ -100,6 +117,9 @@ def demo_workspaces() -> list[FakeWorkspace]:
         ],
         statistics=[make_statistics("7.10.2", now - 0.4 * day, 57)],
         moving=True,
+        license=community_license(private_apps=3),  # at the Community limit of 3
+        agents={"available": 0, "away": 1, "busy": 0, "offline": 2},
+        chats={"open": 1, "closed": 40, "queued": 3, "onhold": 0},
     )
     legacy = FakeWorkspace(
         name="legacy",
@@ -124,13 +144,13 @@ def demo_workspaces() -> list[FakeWorkspace]:
                 "9b0e6a4c-3f1d-4b8e-8a61-5c2f7d9e1a01",
                 "10.50.0.21",
                 local=True,
-                conns=96,
+                conns=101,
                 created_at=now - 3 * day,
             ),
             FakeInstance(
                 "1f4d2c88-7a9b-4e3c-b2d5-6e8f0a1b2c03",
                 "10.50.0.22",
-                conns=81,
+                conns=92,
                 created_at=now - 3 * day,
             ),
         ],
@@ -147,8 +167,14 @@ def config_for(
     poll_interval: float = 15.0,
     statistics_interval: float = 60.0,
     timeout: float = 5.0,
+    every_collector: bool = False,
 ) -> Config:
-    """A Config that polls every workspace of the fake server with token auth."""
+    """A Config that polls every workspace of the fake server with token auth (and, with
+    every_collector, every optional collector at its default interval)."""
+    defaults = WorkspaceConfig(name="", url="", auth=TokenAuth(user_id="")).collectors
+    collectors: tuple[tuple[str, float | None], ...] = (
+        tuple((name, None) for name in OPTIONAL) if every_collector else defaults
+    )
     workspaces = tuple(
         WorkspaceConfig(
             name=w.name,
@@ -157,6 +183,7 @@ def config_for(
             poll_interval=poll_interval,
             statistics_interval=statistics_interval,
             timeout=timeout,
+            collectors=collectors,
         )
         for w in server.workspaces.values()
     )

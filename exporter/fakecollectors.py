@@ -3,6 +3,7 @@ each instance's own /livez or /health listener — each route from the version t
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ def iso(seconds: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def community_license() -> dict[str, Any]:
+def community_license(private_apps: int = 1) -> dict[str, Any]:
     """licenses.info of a Community workspace without a license (as an admin sees it)."""
     unlimited = {"max": -1, "value": 0}
     return {
@@ -36,7 +37,8 @@ def community_license() -> dict[str, Any]:
         "preventedActions": dict.fromkeys(_KINDS, False),
         "limits": {
             "activeUsers": dict(unlimited), "guestUsers": dict(unlimited),
-            "privateApps": {"max": 3, "value": 1}, "marketplaceApps": {"max": 5, "value": 2},
+            "privateApps": {"max": 3, "value": private_apps},
+            "marketplaceApps": {"max": 5, "value": 2},
             "monthlyActiveContacts": dict(unlimited),
         },
         "tags": [],
@@ -66,7 +68,7 @@ def enterprise_license(
 
 def licenses_info_body(workspace: FakeWorkspace) -> dict[str, Any]:
     """licenses.info?loadValues=true; limits and the license document only for a caller with
-    view-privileged-setting. A seat count at the limit prevents more active users."""
+    view-privileged-setting. A limit reached prevents creating more of its kind."""
     license_ = workspace.license or community_license()
     body = {k: v for k, v in license_.items() if k != "license"}
     if not workspace.privileged:
@@ -74,12 +76,12 @@ def licenses_info_body(workspace: FakeWorkspace) -> dict[str, Any]:
     if "license" in license_:
         body["license"] = license_["license"]
     limits = {kind: dict(limit) for kind, limit in body.get("limits", {}).items()}
-    seats = limits.get("activeUsers")
-    if seats is not None:
-        seats["value"] = workspace.active_users()
-        prevented = dict(body.get("preventedActions") or {})
-        prevented["activeUsers"] = 0 <= seats["max"] <= seats["value"]
-        body["preventedActions"] = prevented
+    if "activeUsers" in limits:
+        limits["activeUsers"]["value"] = workspace.active_users()
+    prevented = dict(body.get("preventedActions") or {})
+    for kind, limit in limits.items():  # a prevent_action limit reached blocks creating more
+        prevented[kind] = 0 <= limit["max"] <= limit["value"]
+    body["preventedActions"] = prevented
     body["limits"] = limits
     return {"license": body, "success": True}
 
@@ -136,7 +138,10 @@ async def start_health(server: FakeRocketChat, host: str = "127.0.0.1") -> None:
     host and port then point at it."""
     for workspace in server.workspaces.values():
         for instance in workspace.instances:
-            if instance.health == "down":
+            if instance.health == "down":  # a port nothing listens on: refused at once
+                with socket.socket() as probe:
+                    probe.bind((host, 0))
+                    instance.host, instance.port = host, str(probe.getsockname()[1])
                 continue
             bind = instance.host if instance.host.startswith("127.") else host
             app = web.Application()
@@ -151,6 +156,8 @@ async def start_health(server: FakeRocketChat, host: str = "127.0.0.1") -> None:
 def _handler(workspace: FakeWorkspace, instance: FakeInstance) -> Any:
     async def answer(request: web.Request) -> web.StreamResponse:
         workspace.requests[f"{instance.instance_id}{request.path}"] += 1
+        if "X-Auth-Token" in request.headers or "X-User-Id" in request.headers:
+            workspace.requests[f"credentials {instance.instance_id}"] += 1
         return health_answer(workspace, instance, request.path)
 
     return answer

@@ -12,10 +12,11 @@ import html
 import time
 import urllib.parse
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from . import __version__
+from .collectorpage import collectors_section
 from .hints import what_to_do
+from .htmlbits import _age, _num, _table, _when, text
 from .parse import Instance
 from .state import LOGIN, State, WorkspaceState
 
@@ -29,42 +30,6 @@ STATES = {
     "unreported": "links not reported",
     "up": "up",
 }
-
-
-def text(value: str) -> str:
-    """A string from a server or a client, made harmless: HTML-escaped and isolated as its own
-    bidirectional run, so right-to-left overrides cannot reorder the text around it."""
-    return f"<bdi>{html.escape(value)}</bdi>"
-
-
-def _when(seconds: float | None, now: float) -> str:
-    if seconds is None:
-        return "never"
-    moment = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f'<span title="{moment}">{_age(now - seconds)} ago</span>'
-
-
-def _age(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return (
-                f"{seconds / size:.1f} {unit}"
-                if seconds < 10 * size
-                else f"{seconds // size:.0f} {unit}"
-            )
-    return f"{seconds:.0f} s"
-
-
-def _num(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "-"
-    if unit == "bytes":
-        for suffix, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-            if value >= size:
-                return f"{value / size:.1f} {suffix}"
-        return f"{value:.0f} B"
-    return f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -280,13 +245,6 @@ def _instance_row(instance: Instance, links_reported: bool, now: float) -> str:
     )
 
 
-def _table(head: list[str], rows: str, empty: str) -> str:
-    cells = "".join(f"<th>{h}</th>" for h in head)
-    body = rows or f'<tr><td colspan="{len(head)}" class="muted">{empty}</td></tr>'
-    table = f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
-
-
 ENDPOINT_HEAD = ["endpoint", "last poll", "took", "last success", "result", "what to do"]
 
 
@@ -363,7 +321,8 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
 {_table(instance_head, instances, "no instances.get answer (not polled yet, or failing)")}
 <h2>Statistics</h2>{statistics}
 <h2>Endpoints</h2>
-{_table(ENDPOINT_HEAD, "".join(endpoint_rows), "")}"""
+{_table(ENDPOINT_HEAD, "".join(endpoint_rows), "")}
+{collectors_section(workspace, now)}"""
 
 
 def workspace_page(workspace: WorkspaceState) -> bytes:
