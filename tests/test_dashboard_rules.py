@@ -93,6 +93,13 @@ def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
         "RocketChatStatisticsStale",
         "RocketChatAppsFailed",
         "RocketChatMigrationLocked",
+        "RocketChatLicenseSeatsNearLimit",
+        "RocketChatLicenseExpiringSoon",
+        "RocketChatLicenseActionPrevented",
+        "RocketChatInstanceUnhealthy",
+        "RocketChatPresenceCapNear",
+        "RocketChatCollectorFailing",
+        "RocketChatOmnichannelNoAgent",
         "RocketChatExporterDown",
     }
     for rule in rules:
