@@ -132,11 +132,15 @@ def health_answer(workspace: FakeWorkspace, instance: FakeInstance, path: str) -
     return web.Response(text="Not found", status=404)
 
 
-async def start_health(server: FakeRocketChat, host: str = "127.0.0.1") -> None:
-    """Give every instance whose health is not "down" its own listener (its process's port),
-    on its host when that is a loopback address (127.0.0.N), else on `host`; the instance's
-    host and port then point at it."""
+async def start_health(
+    server: FakeRocketChat, host: str = "127.0.0.1", only: set[str] | None = None
+) -> None:
+    """Give every instance (of the workspaces named in `only`, default all) whose health is
+    not "down" its own listener (its process's port), on its host when that is a loopback
+    address (127.0.0.N), else on `host`; the instance's host and port then point at it."""
     for workspace in server.workspaces.values():
+        if only is not None and workspace.name not in only:
+            continue
         for instance in workspace.instances:
             if instance.health == "down":  # a port nothing listens on: refused at once
                 with socket.socket() as probe:

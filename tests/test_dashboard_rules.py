@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from exporter.collectors.registry import OPTIONAL
+
 from conftest import promtool
 from contract import ALL_METRICS
 
@@ -60,13 +62,16 @@ def test_dashboard_panels_have_unique_ids_the_datasource_variable_and_descriptio
     assert variables["workspace"]["includeAll"] is True
 
 
-def test_dashboard_covers_the_five_rows_and_uses_only_contract_metrics() -> None:
+def test_dashboard_covers_every_row_and_uses_only_contract_metrics() -> None:
     rows = [panel["title"] for panel in panels() if panel["type"] == "row"]
     assert rows == [
         "Fleet overview",
         "Instances",
         "Usage",
         "Adoption and health",
+        "Licenses and capacity",
+        "Instance health",
+        "Omnichannel",
         "Exporter health",
     ]
     used = {m for _, expr in panel_exprs() for m in METRIC.findall(expr)}
@@ -76,6 +81,15 @@ def test_dashboard_covers_the_five_rows_and_uses_only_contract_metrics() -> None
         panel["fieldConfig"]["defaults"].get("unit") for panel in panels() if "fieldConfig" in panel
     }
     assert {"bytes", "s", "percentunit"} <= units
+
+
+def test_every_family_of_every_optional_collector_has_a_panel() -> None:
+    """The registry says which families each collector owns; a collector added without
+    dashboard panels fails here."""
+    used = {m for _, expr in panel_exprs() for m in METRIC.findall(expr)}
+    for collector in OPTIONAL.values():
+        for family in collector.families:
+            assert family.name in used, (collector.name, family.name)
 
 
 def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:

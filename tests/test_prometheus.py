@@ -3,6 +3,8 @@ disconnected-instance alert are evaluated through its HTTP API."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,19 +12,42 @@ from typing import Any
 import pytest
 from test_dashboard_rules import RULES, panel_exprs, panels
 
-from exporter.demo import FakeRocketChat, FakeWorkspace, make_statistics, respond
+from exporter.collectors.registry import OPTIONAL
+from exporter.demo import (
+    FakeInstance,
+    FakeRocketChat,
+    FakeWorkspace,
+    enterprise_license,
+    make_statistics,
+    respond,
+    start_health,
+)
 
 from conftest import Prometheus, fast_config, running_prometheus, three_workspaces, wait_for
 
 
 @pytest.fixture
 async def fleet() -> AsyncIterator[FakeRocketChat]:
-    """The three test workspaces plus one whose statistics fail (so error panels have data)."""
+    """The three test workspaces, one whose statistics fail (so error panels have data) and an
+    Enterprise cluster with every collector on, each instance answering health at 127.0.0.N."""
     flaky = FakeWorkspace(name="flaky", shape="B", statistics=[make_statistics("7.0.0", 1e9)])
     flaky.instances = three_workspaces()[1].instances[:1]
     flaky.overrides["statistics.list"] = respond(503, "<html>maintenance</html>")
-    server = FakeRocketChat([*three_workspaces(), flaky])
+    cluster = FakeWorkspace(
+        name="cluster",
+        instances=[
+            FakeInstance("cl-1", "127.0.0.8", local=True),
+            FakeInstance("cl-2", "127.0.0.9", health="unhealthy"),
+        ],
+        statistics=[make_statistics("7.12.0", time.time() - 3600, 400)],
+        max_active_users=400,
+        license=enterprise_license(400, time.time() + 90 * 86400, modules=("auditing",)),
+        agents={"available": 1, "away": 0, "busy": 1, "offline": 3},
+        chats={"open": 2, "closed": 10, "queued": 1, "onhold": 0},
+    )
+    server = FakeRocketChat([*three_workspaces(), flaky, cluster])
     await server.start()
+    await start_health(server, only={"cluster"})
     yield server
     await server.stop()
 
@@ -31,7 +56,16 @@ async def fleet() -> AsyncIterator[FakeRocketChat]:
 async def prometheus(
     fleet: FakeRocketChat, exporter_for: Any, tmp_path: Path
 ) -> AsyncIterator[Prometheus]:
-    run = await exporter_for(fast_config(fleet))
+    config = fast_config(fleet)
+    every = tuple((name, 0.2) for name in OPTIONAL)
+    config = dataclasses.replace(
+        config,
+        workspaces=tuple(
+            dataclasses.replace(w, collectors=every) if w.name == "cluster" else w
+            for w in config.workspaces
+        ),
+    )
+    run = await exporter_for(config)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
@@ -105,3 +139,18 @@ async def test_every_dashboard_query_returns_data_and_the_disconnect_alert_goes_
     (alert,) = disconnected
     assert alert["labels"]["host"] == "10.1.0.2" and alert["labels"]["port"] == "3000"
     assert "10.1.0.2:3000" in alert["annotations"]["summary"]
+
+    # the health collector's alert: cl-2's /livez says unavailable, cl-1's ok
+    async def unhealthy_pending() -> bool:
+        return any(
+            a["labels"]["alertname"] == "RocketChatInstanceUnhealthy"
+            for a in await prometheus.alerts()
+        )
+
+    await wait_for(unhealthy_pending, "RocketChatInstanceUnhealthy pending", deadline=60)
+    unhealthy = [
+        a["labels"]["instance_id"]
+        for a in await prometheus.alerts()
+        if a["labels"]["alertname"] == "RocketChatInstanceUnhealthy"
+    ]
+    assert unhealthy == ["cl-2"]

@@ -1,0 +1,189 @@
+"""The dashboard rows of the optional collectors: licenses and capacity, instance health,
+omnichannel (tests check that every family of every collector appears in a panel)."""
+
+from __future__ import annotations
+
+from panels import INSTANCE_LEGEND, Layout, stat, target, thresholds, timeseries
+
+CAP_MODULES = 'module=~"unlimited-presence|scalability"'
+
+
+def collector_rows(layout: Layout, sel: str) -> None:
+    licenses(layout, sel)
+    health(layout, sel)
+    omnichannel(layout, sel)
+
+
+def licenses(layout: Layout, sel: str) -> None:
+    layout.row("Licenses and capacity")
+    layout.add(
+        timeseries(
+            "Seats used / licensed",
+            "Active users as the license counts them (licenses.maxActiveUsers, live), as a share "
+            "of the licensed seats; at 100 % new users cannot be activated.",
+            [
+                target(
+                    f"rocketchat_license_seats_used{sel} / rocketchat_license_seats_max{sel}",
+                    "{{workspace}}",
+                )
+            ],
+            unit="percentunit",
+            steps=thresholds((None, "green"), (0.9, "orange"), (1, "red")),
+        ),
+        w=6,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "License limits used",
+            "Each license limit's live counter as a share of its maximum (licenses.info limits; "
+            "needs view-privileged-setting). Unlimited kinds are not shown.",
+            [
+                target(
+                    f"rocketchat_license_usage{sel} / on (workspace, kind) "
+                    f"rocketchat_license_limit{sel}",
+                    "{{workspace}} {{kind}}",
+                )
+            ],
+            unit="percentunit",
+            steps=thresholds((None, "green"), (0.9, "orange"), (1, "red")),
+        ),
+        w=6,
+        h=7,
+    )
+    layout.add(
+        stat(
+            "License expires in",
+            "Time until the license stops being valid (needs view-privileged-setting); red "
+            "within 14 days.",
+            f"rocketchat_license_expiry_timestamp_seconds{sel} - time()",
+            unit="s",
+            steps=thresholds((None, "red"), (14 * 86400, "green")),
+        ),
+        w=4,
+        h=7,
+    )
+    layout.add(
+        stat(
+            "Prevented actions",
+            "License limits that currently block creating more (licenses.info "
+            "preventedActions): users, guests, apps, contacts.",
+            f"sum(rocketchat_license_action_prevented{sel})",
+            steps=thresholds((None, "green"), (1, "red")),
+        ),
+        w=4,
+        h=7,
+    )
+    layout.add(
+        stat(
+            "Trial licenses",
+            "Workspaces running on a trial license (licenses.info trial).",
+            f"sum(rocketchat_license_trial{sel})",
+            steps=thresholds((None, "green"), (1, "orange")),
+        ),
+        w=4,
+        h=7,
+    )
+    modules = stat(
+        "Licensed modules",
+        "Workspaces with each licensed module active (licenses.info activeModules).",
+        f"count by (module) (rocketchat_license_module_info{sel})",
+    )
+    modules["targets"][0]["legendFormat"] = "{{module}}"
+    layout.add(modules, w=24, h=4)
+    layout.add(
+        timeseries(
+            "Connections vs the presence cap",
+            "Connections per workspace (sum of the instances') on workspaces without the "
+            "unlimited-presence or scalability module: above 200 the server switches user "
+            "status off.",
+            [
+                target(
+                    f"sum by (workspace) (rocketchat_instance_connections{sel}) unless on "
+                    f"(workspace) rocketchat_license_module_info{{{CAP_MODULES}}}",
+                    "{{workspace}}",
+                )
+            ],
+            steps=thresholds((None, "green"), (180, "orange"), (200, "red")),
+        ),
+        w=24,
+        h=7,
+    )
+
+
+def health(layout: Layout, sel: str) -> None:
+    layout.row("Instance health")
+    layout.add(
+        stat(
+            "Unhealthy instances",
+            "Instances whose own /livez or /health says unhealthy, or that do not answer it "
+            "(health collector).",
+            f"count(rocketchat_instance_healthy{sel} == 0) or vector(0)",
+            steps=thresholds((None, "green"), (1, "red")),
+        ),
+        w=4,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Health per instance",
+            "1: the instance's own health check passes; 0: it fails or does not answer. "
+            "Dashed: its database check (/livez mongo).",
+            [
+                target(f"rocketchat_instance_healthy{sel}", INSTANCE_LEGEND, "A"),
+                target(f"rocketchat_instance_database_healthy{sel}", INSTANCE_LEGEND + " db", "B"),
+            ],
+        ),
+        w=6,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Heap usage",
+            "Heap in use / heap limit per instance (/livez); the server itself reports "
+            "unhealthy above 85 %.",
+            [target(f"rocketchat_instance_heap_usage_ratio{sel}", INSTANCE_LEGEND)],
+            unit="percentunit",
+            steps=thresholds((None, "green"), (0.85, "red")),
+        ),
+        w=7,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Event-loop lag",
+            "Event-loop lag per instance (/livez); the server reports unhealthy above 70 ms.",
+            [target(f"rocketchat_instance_event_loop_lag_seconds{sel}", INSTANCE_LEGEND)],
+            unit="s",
+            steps=thresholds((None, "green"), (0.07, "red")),
+        ),
+        w=7,
+        h=7,
+    )
+
+
+def omnichannel(layout: Layout, sel: str) -> None:
+    layout.row("Omnichannel")
+    layout.add(
+        timeseries(
+            "Agents by status",
+            "Omnichannel agents available, away, busy and offline, live (omnichannel collector).",
+            [target(f"sum by (status) (rocketchat_omnichannel_agents{sel})", "{{status}}")],
+        ),
+        w=12,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Chats open, queued and on hold",
+            "Omnichannel chats by state now; queued chats wait for an agent.",
+            [
+                target(
+                    f"sum by (workspace, state) (rocketchat_omnichannel_chats{sel})",
+                    "{{workspace}} {{state}}",
+                )
+            ],
+        ),
+        w=12,
+        h=7,
+    )
