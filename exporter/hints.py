@@ -24,7 +24,8 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "forbidden": (
         "403, or 400 `error-not-allowed` from statistics",
-        "give the user a role with `view-statistics`",
+        "give the user a role with the permission the error names: `view-statistics` for the "
+        "core, `view-livechat-manager` for omnichannel",
     ),
     "rate_limited": (
         "429 from the REST rate limiter",

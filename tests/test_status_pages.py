@@ -172,7 +172,7 @@ async def test_workspace_page_shows_every_instance_statistics_and_what_to_do(
     assert "hunter2" not in page and "admin:" not in page
     assert moved.url.removeprefix("http://") in text  # the URL, credentials removed
     _, old, _ = await run.get("/workspace/old")
-    assert "forbidden" in old and "give the user a role with view-statistics" in old
+    assert "forbidden" in old and "the permission the error names: view-statistics" in old
     assert (await run.get("/workspace/nope"))[0] == 404
     for workspace in fake.workspaces.values():
         assert workspace.token not in page and workspace.token not in old
