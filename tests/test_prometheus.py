@@ -56,16 +56,17 @@ async def fleet() -> AsyncIterator[FakeRocketChat]:
 async def prometheus(
     fleet: FakeRocketChat, exporter_for: Any, tmp_path: Path
 ) -> AsyncIterator[Prometheus]:
-    config = fast_config(fleet)
+    fast = fast_config(fleet)
     every = tuple((name, 0.2) for name in OPTIONAL)
-    config = dataclasses.replace(
-        config,
-        workspaces=tuple(
-            dataclasses.replace(w, collectors=every) if w.name == "cluster" else w
-            for w in config.workspaces
-        ),
+    run = await exporter_for(
+        dataclasses.replace(
+            fast,
+            workspaces=tuple(
+                dataclasses.replace(w, collectors=every) if w.name == "cluster" else w
+                for w in fast.workspaces
+            ),
+        )
     )
-    run = await exporter_for(config)
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(RULES)],
