@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .collectors.registry import DEFAULTS, OPTIONAL
+from .configcheck import MAX_PROBLEMS
+from .configcollectors import DEFAULT_COLLECTORS, Choice, CollectorSettings
 from .configmodel import (
     DEFAULT_HEALTH_ADDRESS,
     DEFAULT_LISTEN,
@@ -33,13 +33,12 @@ from .configmodel import (
     parse_listen,
 )
 from .secretfiles import (
-    MAX_SECRET_FILE_BYTES,
     SecretFileError,
     read_secret,
     read_secret_file,
     secret_problem,
 )
-from .units import parse_duration, parse_size
+from .units import parse_size
 from .yamlfile import parse_yaml, read_text
 
 # the names other modules import from here (the model, the secret files, the YAML reader)
@@ -65,14 +64,10 @@ __all__ = [
 ]
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024  # ~300 000 workspaces: far beyond a real fleet
-MAX_STRING = MAX_SECRET_FILE_BYTES
 MAX_URL = 2048
 MAX_NAME = 200
-MAX_PROBLEMS = 100
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
-_ENV_REF = re.compile(r"\$\{([^}]*)\}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 TOP_KEYS = {
     "listen",
@@ -88,19 +83,6 @@ TOP_KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class _Choice:
-    """One optional collector's setting: on/off, its interval (None: its default) and, for
-    health, where to reach the instances (None: the default template)."""
-
-    enabled: bool
-    interval: float | None = None
-    address: str | None = None
-
-
-DEFAULT_COLLECTORS = {name: _Choice(on) for name, on in DEFAULTS.items()}
-MAX_EXTRA_STATISTICS = 100
-_STATISTICS_PATH = re.compile(r"[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*")
 WORKSPACE_KEYS = {
     "name",
     "url",
@@ -117,129 +99,8 @@ TLS_KEYS = {"ca_file", "insecure_skip_verify"}
 AUTH_FORMS = "give either token/token_file or username with password/password_file"
 
 
-class _Loader:
+class _Loader(CollectorSettings):
     """Walks the raw YAML tree, collecting problems with their field paths."""
-
-    def __init__(self, filename: str, env: dict[str, str]) -> None:
-        self.filename = filename
-        self.env = env
-        self.problems: list[str] = []
-        self.from_env: set[str] = set()  # field paths whose value came (partly) from ${ENV}
-        # field paths that already have their one message (bad ${ENV}, null value)
-        self.env_failed: set[str] = set()
-
-    def error(self, path: str, message: str) -> None:
-        """Record a problem, unless this field (or one inside it) already has its message."""
-        if len(self.problems) > MAX_PROBLEMS:  # a file of mistakes: the first ones suffice
-            return
-        if path in self.env_failed or any(p.startswith(f"{path}.") for p in self.env_failed):
-            return
-        if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(f"{self.filename}: {path}: {message}")
-        else:
-            self.problems.append(f"{self.filename}: more problems not shown; fix these first")
-
-    def drop_nulls(self, value: Any, path: str) -> Any:
-        """A key with no value (`token:`, `url: ~`) is a mistake, never "use the default":
-        report it once and drop it, so the checks below do not repeat it as "missing"."""
-        if isinstance(value, dict):
-            kept = {}
-            for key, item in value.items():
-                where = f"{path}.{key}" if path else str(key)
-                if item is None:
-                    self.error(where, "has no value (null); give a value or remove the key")
-                    self.env_failed.add(where)
-                else:
-                    kept[key] = self.drop_nulls(item, where)
-            return kept
-        if isinstance(value, list):
-            return [self.drop_nulls(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        if isinstance(value, str) and len(value) > MAX_STRING:
-            self.error(path or "(top level)", f"longer than {MAX_STRING} characters")
-            self.env_failed.add(path)
-            return ""
-        return value
-
-    def expand(self, value: Any, path: str) -> Any:
-        """Replace ${NAME} in every string of the tree; a missing variable is an error."""
-        if isinstance(value, dict):
-            return {k: self.expand(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.expand(v, f"{path}[{i}]") for i, v in enumerate(value)]
-        if not isinstance(value, str) or "${" not in value:
-            return value
-        self.from_env.add(path)
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if not _ENV_NAME.fullmatch(name):
-                self.error(path, f"invalid environment reference ${{{name}}}")
-                self.env_failed.add(path)
-                return ""
-            if name not in self.env:
-                self.error(path, f"environment variable {name} is not set")
-                self.env_failed.add(path)
-                return ""
-            return self.env[name]
-
-        return _ENV_REF.sub(substitute, value)
-
-    def check_keys(self, raw: dict[str, Any], allowed: set[str], path: str) -> None:
-        for key in raw:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else str(key)
-                self.error(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-    def duration(self, raw: dict[str, Any], key: str, path: str, default: float) -> float:
-        if key not in raw:
-            return default
-        try:
-            return parse_duration(raw[key])
-        except ValueError as exc:
-            self.error(_join(path, key), str(exc))
-            return default
-
-    def string(
-        self, raw: dict[str, Any], key: str, path: str, *, header: bool = False
-    ) -> str | None:
-        """A non-empty string; `header`: one that goes into an HTTP header (user id, token)."""
-        value = raw.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.error(_join(path, key), "must be a non-empty string")
-            return None
-        problem = secret_problem(value, header=header)
-        if problem:
-            self.error(_join(path, key), problem)
-            return None
-        return value
-
-    def shown(self, path: str, value: str) -> str:
-        """A value for a message, unless it came from the environment (it may be a secret)."""
-        return "(value from environment)" if path in self.from_env else value
-
-    def readable_file(self, raw: dict[str, Any], key: str, path: str) -> Path | None:
-        """A file that exists and is readable now; a secret file must also hold a usable secret."""
-        text = self.string(raw, key, path)
-        if text is None:
-            return None
-        where = _join(path, key)
-        file = Path(text)
-        try:
-            if key in ("token_file", "password_file"):
-                read_secret_file(file, header=key == "token_file")
-            else:
-                with file.open("rb") as handle:
-                    handle.read(1)
-        except SecretFileError as exc:
-            self.error(where, f"file {self.shown(where, text)} {exc}")
-            return None
-        except OSError as exc:
-            reason = exc.strerror or "error"
-            self.error(where, f"cannot read file {self.shown(where, text)}: {reason}")
-            return None
-        return file
 
     def load(self, raw: Any) -> Config:
         if raw is None:
@@ -308,31 +169,6 @@ class _Loader:
             extra_statistics=extra_statistics,
         )
 
-    def statistics_paths(self, raw: Any) -> tuple[str, ...]:
-        """extra_statistics: dotted paths such as apps.totalPrivateApps, each once."""
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            self.error(
-                "extra_statistics", "must be a list of dotted paths, e.g. apps.totalPrivateApps"
-            )
-            return ()
-        if len(raw) > MAX_EXTRA_STATISTICS:
-            self.error("extra_statistics", f"at most {MAX_EXTRA_STATISTICS} paths")
-            return ()
-        paths: list[str] = []
-        for index, item in enumerate(raw):
-            where = f"extra_statistics[{index}]"
-            if not isinstance(item, str) or len(item) > 200 or not _STATISTICS_PATH.fullmatch(item):
-                self.error(
-                    where, "must be a dotted path of field names, e.g. apps.totalPrivateApps"
-                )
-            elif item in paths:
-                self.error(where, f"duplicate path {item!r}")
-            else:
-                paths.append(item)
-        return tuple(paths)
-
     def shard(self, raw: Any) -> tuple[int, int]:
         if raw is None:
             return 0, 1
@@ -349,78 +185,6 @@ class _Loader:
             return 0, 1
         return index, count
 
-    def collectors(self, raw: Any, path: str, inherited: dict[str, _Choice]) -> dict[str, _Choice]:
-        """`collectors: {info: true, ...}`; a value may be a mapping {enabled, interval} (health:
-        also address_template). What a workspace does not say it inherits from the top level."""
-        settings = dict(inherited)
-        if raw is None:
-            return settings
-        if not isinstance(raw, dict):
-            self.error(path, "must be a mapping of collector name to true/false")
-            return settings
-        for name, value in raw.items():
-            where = f"{path}.{name}"
-            collector = OPTIONAL.get(name) if isinstance(name, str) else None
-            if collector is None:
-                self.error(where, f"unknown collector (known: {', '.join(OPTIONAL)})")
-                continue
-            before = settings[name]
-            if isinstance(value, bool):
-                settings[name] = replace(before, enabled=value)
-            elif isinstance(value, dict):
-                keys = {"enabled", "interval"} | (
-                    {"address_template"} if name == "health" else set()
-                )
-                self.check_keys(value, keys, where)
-                enabled = value.get("enabled", True)
-                if not isinstance(enabled, bool):
-                    self.error(f"{where}.enabled", "must be true or false")
-                    continue
-                interval = before.interval
-                if "interval" in value:
-                    interval = self.duration(value, "interval", where, 0.0)
-                    if interval < collector.min_interval:
-                        self.error(
-                            f"{where}.interval",
-                            f"must be at least {collector.min_interval:g}s (more often disturbs "
-                            "the server, see the README)",
-                        )
-                address = before.address
-                if "address_template" in value:
-                    address = self.address_template(value["address_template"], where)
-                settings[name] = _Choice(enabled, interval, address)
-            else:
-                self.error(where, "must be true, false or a mapping {enabled, interval}")
-        return settings
-
-    def address_template(self, value: Any, where: str) -> str | None:
-        """Where the health collector asks each instance, e.g. https://{host}:{port}."""
-        where = f"{where}.address_template"
-        if not isinstance(value, str) or not value or len(value) > 2048:
-            self.error(where, 'must be a URL template such as "http://{host}:{port}"')
-            return None
-        try:
-            sample = value.format(host="host.example", port="3000")
-        except (KeyError, IndexError, ValueError):
-            self.error(where, "may only use {host} and {port} as placeholders")
-            return None
-        parts = urlsplit(sample)
-        if (
-            "{host}" not in value
-            or parts.scheme not in ("http", "https")
-            or not parts.hostname
-            or "@" in parts.netloc
-            or parts.query
-            or parts.fragment
-        ):
-            self.error(
-                where,
-                "must be an http(s) URL with {host} (and usually {port}), without "
-                "user:password@, query or fragment",
-            )
-            return None
-        return value.rstrip("/")
-
     def workspace(
         self,
         raw: Any,
@@ -428,7 +192,7 @@ class _Loader:
         poll: float,
         stats: float,
         timeout: float,
-        collectors: dict[str, _Choice] | None = None,
+        collectors: dict[str, Choice] | None = None,
     ) -> WorkspaceConfig | None:
         if not isinstance(raw, dict):
             self.error(path, "must be a mapping with name, url and auth")
@@ -556,10 +320,6 @@ class _Loader:
         return TLSConfig(
             ca_file=self.readable_file(raw, "ca_file", path), insecure_skip_verify=insecure
         )
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
