@@ -118,7 +118,23 @@ async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float =
     raise RuntimeError("exporter not ready in time")
 
 
-SERIES_PER_WORKSPACE = 90  # 5 instances (4 connected) with conns, statistics, self-metrics
+OPTIONS = {"collectors": "default"}  # set from the command line
+SERIES_PER_WORKSPACE = 90  # at least: 5 instances (4 connected) with conns, statistics
+
+
+async def full_exposition(session: aiohttp.ClientSession, url: str, count: int) -> str:
+    """The exposition once the first round is rendered: the background render may trail
+    /ready by one interval, so wait for a series count that holds still."""
+    previous, text = -1, ""
+    for _ in range(400):
+        async with session.get(url + "/metrics") as resp:
+            text = await resp.text()
+        series = sum(1 for line in text.splitlines() if line.startswith("rocketchat_"))
+        if series == previous and series >= SERIES_PER_WORKSPACE * count:
+            break
+        previous = series
+        await asyncio.sleep(0.1)
+    return text
 
 
 async def wait_healthy(session: aiohttp.ClientSession, url: str, exporter: Process) -> float:
@@ -159,7 +175,9 @@ def start_exporter(config: Path, port: int) -> Process:
 async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
     """Idle scrapes of the exporter and both baselines, RSS and start-up, for one fleet size."""
     fleet, fleet_url = start_fleet(tmp, count, 0.0, "normal")
-    config = write_config(tmp / f"config-{count}.yaml", fleet_url, count)
+    config = write_config(
+        tmp / f"config-{count}.yaml", fleet_url, count, collectors=OPTIONS["collectors"]
+    )
     port = free_port()
     exporter = start_exporter(config, port)
     url = f"http://127.0.0.1:{port}"
@@ -169,15 +187,8 @@ async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
             result["listening_s"] = await wait_healthy(session, url, exporter)
             await wait_ready(session, url)
             result["ready_s"] = time.perf_counter() - exporter.started
+            text = await full_exposition(session, url, count)
             result["rss_mib"] = exporter.rss_mib()
-            expected = SERIES_PER_WORKSPACE * count + 1
-            text = ""
-            for _ in range(200):  # the background render may trail /ready by one interval
-                async with session.get(url + "/metrics") as resp:
-                    text = await resp.text()
-                if sum(1 for line in text.splitlines() if line and line[0] != "#") >= expected:
-                    break
-                await asyncio.sleep(0.05)
             # the fleet's series (the self-metrics, ~40 process_*/python_* lines, not counted)
             result["series"] = sum(
                 1 for line in text.splitlines() if line.startswith("rocketchat_")
@@ -224,6 +235,7 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
         poll_interval=interval,
         statistics_interval=interval,
         timeout="30s",
+        collectors=OPTIONS["collectors"],
     )
     port = free_port()
     exporter = start_exporter(config, port)
@@ -263,7 +275,9 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
 
 def poll_round(tmp: Path, count: int) -> dict[str, dict[str, float]]:
     fleet, fleet_url = start_fleet(tmp, count, 0.1, "normal")
-    config = write_config(tmp / f"round-{count}.yaml", fleet_url, count)
+    config = write_config(
+        tmp / f"round-{count}.yaml", fleet_url, count, collectors=OPTIONS["collectors"]
+    )
     results = {}
     try:
         for mode in ("exporter", "baseline"):
@@ -301,6 +315,8 @@ def report(
 ) -> str:
     lines = [
         f"Machine: {machine()}",
+        "",
+        f"Collectors: {OPTIONS['collectors']}",
         "",
         f"## /metrics scrape latency, idle (ms, p50 / p99 over {scrapes} scrapes)",
         "",
@@ -391,7 +407,15 @@ async def main() -> int:
     parser.add_argument(
         "--no-write", action="store_true", help="do not write benchmarks/RESULTS.md"
     )
+    parser.add_argument(
+        "--collectors",
+        choices=("default", "core"),
+        default="default",
+        help="default: info and licenses on, as a fresh config; core: instances and "
+        "statistics only (the figures before the optional collectors existed)",
+    )
     args = parser.parse_args()
+    OPTIONS["collectors"] = args.collectors
     sizes = [int(s) for s in args.sizes.split(",")]
     largest = max(sizes)
     with tempfile.TemporaryDirectory() as folder:

@@ -46,13 +46,20 @@ def write_config(
     poll_interval: str = "30s",
     statistics_interval: str = "5m",
     timeout: str = "10s",
+    collectors: str = "default",
+    max_concurrency: int | None = None,
 ) -> Path:
+    """collectors: "default" (info and licenses), "core" (none optional)."""
     lines = [
         f"poll_interval: {poll_interval}",
         f"statistics_interval: {statistics_interval}",
         f"timeout: {timeout}",
-        "workspaces:",
     ]
+    if collectors == "core":
+        lines.append("collectors: {info: false, licenses: false}")
+    if max_concurrency is not None:
+        lines.append(f"max_concurrency: {max_concurrency}")
+    lines.append("workspaces:")
     for w in workspaces_names(count):
         index = int(w[2:])
         lines += [

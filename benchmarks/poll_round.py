@@ -1,7 +1,7 @@
 """One full poll round, measured inside the process: python benchmarks/poll_round.py MODE CONFIG.
 
 exporter: the exporter's own poller (GET, size cap, parse, state) for every endpoint.
-baseline: only an aiohttp GET and json.loads of the same bodies, same concurrency.
+baseline: only an aiohttp GET and json.loads of the same requests, same concurrency.
 Prints JSON: wall seconds, CPU seconds of the round.
 """
 
@@ -14,9 +14,9 @@ import time
 
 import aiohttp
 
+from exporter.collectors.registry import REQUESTS, endpoints
 from exporter.config import TokenAuth, load_config
 from exporter.poller import Poller, new_state
-from exporter.rocketchat import INSTANCES_PATH, STATISTICS_PARAMS, STATISTICS_PATH
 
 
 async def exporter_round(config_path: str) -> tuple[float, float, int]:
@@ -49,12 +49,14 @@ async def baseline_round(config_path: str) -> tuple[float, float, int]:
         for w in config.workspaces:
             assert isinstance(w.auth, TokenAuth) and w.auth.token is not None
             headers = {"X-User-Id": w.auth.user_id, "X-Auth-Token": w.auth.token.reveal()}
-            jobs.append(get(w.url + INSTANCES_PATH, None, headers))
-            jobs.append(get(w.url + STATISTICS_PATH, STATISTICS_PARAMS, headers))
+            for endpoint, _ in endpoints(w):  # the same requests as the exporter's round
+                _, request = REQUESTS[endpoint]
+                params = dict(request.params()) if request.params else None
+                jobs.append(get(w.url + request.path, params, headers))
         wall, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*jobs)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return wall, cpu, ok // 2
+    return wall, cpu, ok // max(1, len(endpoints(config.workspaces[0])))
 
 
 if __name__ == "__main__":
