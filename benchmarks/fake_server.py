@@ -1,21 +1,50 @@
 """Serve the benchmark fleet: python benchmarks/fake_server.py N LATENCY MODE PORT_FILE.
 
 MODE "normal" answers after LATENCY seconds; "hang" never answers instances.get/statistics.list;
-"hang-on-signal" answers normally until SIGUSR1, then hangs.
+"hang-on-signal" answers normally until SIGUSR1, then hangs. Every answer is encoded once at
+start (the fleet's data does not change), so that at N = 10 000 the fake fleet's own CPU does
+not become the bottleneck of the measurement on a 2-core machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from aiohttp import web
 from fleet import workspaces
 
-from exporter.demo import FakeRocketChat, hang
+from exporter.demo import FakeRocketChat, FakeWorkspace, Handler, hang
+from exporter.fakecollectors import licenses_info_body
+
+JSON = "application/json"
+
+
+def encoded(workspace: FakeWorkspace) -> dict[str, Handler]:
+    """Handlers answering the workspace's routes with bytes encoded once."""
+    _, stats = workspace.statistics_body({"sort": '{"createdAt":-1}', "count": "1"})
+    seats = {"maxActiveUsers": None, "activeUsers": workspace.active_users(), "success": True}
+    bodies = {
+        "instances.get": workspace.instances_body(),
+        "statistics.list": stats,
+        "info": workspace.info_body(True),
+        "licenses.maxActiveUsers": seats,
+        "licenses.info": licenses_info_body(workspace),
+    }
+    handlers: dict[str, Handler] = {}
+    for method, body in bodies.items():
+        raw = json.dumps(body).encode()
+
+        async def answer(request: web.Request, raw: bytes = raw) -> web.StreamResponse:
+            return web.Response(body=raw, content_type=JSON)
+
+        handlers[method] = answer
+    return handlers
 
 
 async def main(count: int, latency: float, mode: str, port_file: str) -> None:
@@ -28,6 +57,7 @@ async def main(count: int, latency: float, mode: str, port_file: str) -> None:
 
     for workspace in fleet:
         workspace.latency = latency
+        workspace.overrides.update(encoded(workspace))
     if mode == "hang":
         start_hanging()
     elif mode == "hang-on-signal":

@@ -145,19 +145,26 @@ class Poller:
             await self.session.close()
 
     async def poll_all_once(self) -> None:
-        """Poll every endpoint of every workspace once, concurrently (for --once)."""
-        await asyncio.gather(
-            *(
-                self.poll(workspace.name, endpoint)
-                for workspace in self.config.workspaces
-                for endpoint, _ in endpoints(workspace)
+        """Poll every endpoint of every workspace once, concurrently (for --once): the core
+        endpoints first, then the optional ones (health needs the instances)."""
+        for optional in (False, True):
+            await asyncio.gather(
+                *(
+                    self.poll(workspace.name, endpoint)
+                    for workspace in self.config.workspaces
+                    for endpoint, _ in endpoints(workspace)
+                    if REQUESTS[endpoint][0].optional == optional
+                )
             )
-        )
 
     async def _loop(self, name: str, endpoint: str, interval: float) -> None:
         """First poll at once (readiness), then at a random phase of the interval: polls of
         many workspaces spread evenly over the interval instead of landing together."""
         loop = asyncio.get_running_loop()
+        owner = self.owners.get(name)
+        if REQUESTS[endpoint][0].optional and owner is not None:
+            # after the core endpoints' first polls (a timeout each, and a login, at most)
+            await owner.wait_for_core(3 * self.clients[name].workspace.timeout + 1)
         await asyncio.sleep(random.uniform(0, min(0.05, interval / 10)))
         next_due = loop.time() + random.uniform(-interval / 2, interval / 2)
         schedule = self.schedules[(name, endpoint)]

@@ -47,7 +47,8 @@ class WorkspaceState:
     collected: dict[str, Any] = field(default_factory=dict)  # their latest good data
     # every enabled collector, core and optional, with its endpoints (collector_success)
     collectors: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    instances_polled: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    # set once every core endpoint has had its first poll: the optional collectors start then
+    core_polled: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     def __post_init__(self) -> None:
         for endpoint in (*self.endpoints, *self.optional, LOGIN):
@@ -70,10 +71,15 @@ class WorkspaceState:
             return None
         return True
 
-    async def wait_for_instances(self, limit: float) -> None:
-        """Until the first instances.get poll ended (the health collector needs its answer)."""
+    async def wait_for_core(self, limit: float) -> None:
+        """Until the core endpoints' first polls ended (at most `limit` seconds): the optional
+        collectors start after them, so the first round (and /ready) is not slowed by them,
+        and health knows the instances and the version."""
+        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, and the poll loop would then outlive its workspace
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.instances_polled.wait(), limit)
+            async with asyncio.timeout(limit):
+                await self.core_polled.wait()
 
     def collector_success(self) -> list[tuple[str, bool]]:
         """(collector, ok) for each enabled collector whose endpoints have all been polled."""
@@ -94,9 +100,10 @@ class WorkspaceState:
         return self.statistics.version if self.statistics is not None else None
 
     @property
-    def attempted_all(self) -> bool:
-        """Every endpoint, core and optional, has had its first poll (for /ready)."""
-        return all(self.status[e].attempted for e in (*self.endpoints, *self.optional))
+    def attempted_core(self) -> bool:
+        """Every core endpoint has had its first poll (for /ready; the optional collectors
+        never change rocketchat_up and do not hold readiness back either)."""
+        return all(self.status[e].attempted for e in self.endpoints)
 
 
 class State:
@@ -130,7 +137,7 @@ class State:
         workspace = self.workspaces[name] = WorkspaceState(
             name, endpoints, optional=optional, collectors=collectors
         )
-        if not workspace.attempted_all:
+        if not workspace.attempted_core:
             self._unready.add(name)
         self._bump()
         return workspace
@@ -154,8 +161,10 @@ class State:
 
     def _touch(self, workspace: WorkspaceState) -> None:
         workspace.version += 1
-        if workspace.name in self._unready and workspace.attempted_all:
+        if workspace.name in self._unready and workspace.attempted_core:
             self._unready.discard(workspace.name)
+        if not workspace.core_polled.is_set() and workspace.attempted_core:
+            workspace.core_polled.set()
         self._bump()
 
     def record_success(
@@ -175,7 +184,6 @@ class State:
         if endpoint == INSTANCES:
             assert isinstance(data, InstancesAnswer)
             workspace.instances = data
-            workspace.instances_polled.set()
         elif endpoint == STATISTICS:
             assert data is None or isinstance(data, Statistics)
             workspace.statistics = data
@@ -207,7 +215,6 @@ class State:
             return
         if endpoint == INSTANCES:
             workspace.instances = None
-            workspace.instances_polled.set()
         elif endpoint == STATISTICS:
             workspace.statistics = None
         else:
@@ -246,6 +253,6 @@ class State:
 
     @property
     def ready(self) -> bool:
-        """Every workspace has had its first poll of every endpoint (kept up incrementally:
-        the publisher asks at every change)."""
+        """Every workspace has had its first poll of every core endpoint (kept up
+        incrementally: the publisher asks at every change)."""
         return not self._unready

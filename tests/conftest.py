@@ -24,6 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporter.config import Config
 from exporter.daemon import Exporter
 from exporter.demo import FakeInstance, FakeRocketChat, FakeWorkspace, config_for, make_statistics
+from exporter.web import Publisher
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -137,6 +138,13 @@ def three_workspaces() -> list[FakeWorkspace]:
             statistics=[make_statistics("7.10.2", created + 60, 57)],
         ),
     ]
+
+
+@pytest.fixture(autouse=True)
+def quick_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process exporters re-render at most every 50 ms instead of every second, so a test
+    sees a poll's effect at once; exporters started as processes run the shipped value."""
+    monkeypatch.setattr(Publisher, "MIN_INTERVAL", 0.05)
 
 
 @pytest.fixture

@@ -23,6 +23,9 @@ def test_benchmark_harness_runs_end_to_end_and_prints_every_table() -> None:
         "## Memory and start-up",
         "## Scrapes under load, N = 5",
         "## One full poll round, N = 5",
+        "## The fair comparison: standard cadence",
+        "## Request budget per workspace",
     ):
         assert heading in result.stdout
+    assert "| all API requests | API | 288 | 4.80 | |" in result.stdout
     assert "| 5 | 726 |" in result.stdout  # 5 workspaces: instances, statistics, info, licenses

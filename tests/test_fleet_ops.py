@@ -364,17 +364,18 @@ async def test_three_shards_poll_each_workspace_once_and_add_up_to_one_exporter(
     assert set().union(*names) == set(hundred.workspaces)
     assert sum(len(n) for n in names) == 100  # disjoint
     assert all(len(n) > 15 for n in names)
+
+    def every_collector_ok(samples: Samples, count: int) -> bool:
+        """instances, statistics, info and licenses have all answered for every workspace."""
+        success = "rocketchat_exporter_collector_success"
+        return sum(1 for k in samples if k[0] == success and samples[k] == 1) == 4 * count
+
     outputs = [
-        await run.wait_until(
-            lambda s, n=n: sum(1 for k in s if k[0] == "rocketchat_up" and s[k] == 1) == len(n),
-            "shard up",
-        )
+        await run.wait_until(lambda s, n=n: every_collector_ok(s, len(n)), "shard up")
         for run, n in zip(shards, names, strict=True)
     ]
     single = await exporter_for(base)
-    whole = await single.wait_until(
-        lambda s: sum(1 for k in s if k[0] == "rocketchat_up" and s[k] == 1) == 100, "all up"
-    )
+    whole = await single.wait_until(lambda s: every_collector_ok(s, 100), "all up")
     union: dict[Any, float] = {}
     for output in outputs:
         union.update(data_view(output))

@@ -6,6 +6,7 @@ the right reason, one log line explains it, and the next good poll restores ever
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
@@ -336,3 +337,26 @@ async def test_an_internal_error_drops_the_series_and_polling_goes_on(
     assert not series(samples, "rocketchat_instance_info", workspace="new")
     monkeypatch.setattr(exporter.collectors.instances, "parse_instances", original)
     await run.wait_until(lambda s: value(s, "rocketchat_up", workspace="new") == 1, "recovered")
+
+
+async def test_a_poll_loop_cancelled_as_its_core_polls_end_still_stops() -> None:
+    """The optional collectors wait for the core polls; a reload or stop cancelling that wait
+    in the very iteration the event is set must not be swallowed (asyncio.wait_for in 3.11
+    does that: the loop then outlived its workspace and stop() hung)."""
+    from exporter.state import WorkspaceState
+
+    workspace = WorkspaceState("w", ("instances.get",))
+
+    async def optional_loop() -> None:
+        await workspace.wait_for_core(10)
+        await asyncio.sleep(3600)
+
+    for _ in range(20):
+        workspace.core_polled.clear()
+        task = asyncio.create_task(optional_loop())
+        await asyncio.sleep(0)  # waiting for the event
+        workspace.core_polled.set()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            async with asyncio.timeout(5):
+                await task

@@ -154,7 +154,6 @@ async def _one(ctx: Fetch, base: str, paths: tuple[str, ...]) -> Health | None:
 
 async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     """Every instance of the latest instances.get answer, concurrently."""
-    await ctx.state.wait_for_instances(ctx.workspace.timeout + 1)
     instances = ctx.state.instances
     if instances is None:
         return ()

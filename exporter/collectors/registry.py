@@ -51,3 +51,17 @@ def enabled(workspace: WorkspaceConfig) -> tuple[tuple[Collector, float], ...]:
 def endpoints(workspace: WorkspaceConfig) -> list[tuple[str, float]]:
     """Every request polled for the workspace, as (endpoint, interval)."""
     return [(r.endpoint, interval) for c, interval in enabled(workspace) for r in c.requests]
+
+
+RATE_LIMIT = (10, 60.0)  # Rocket.Chat's default REST limiter: 10 requests per 60 s per route
+
+
+def request_budget(workspace: WorkspaceConfig) -> list[tuple[str, str, float]]:
+    """(endpoint, where it goes, requests per hour) for one workspace; health goes to each
+    instance's own address, once per instance per poll, not to the API's rate limiter."""
+    found = []
+    for collector, interval in enabled(workspace):
+        target = "each instance" if collector.name == "health" else "API"
+        for request in collector.requests:
+            found.append((request.endpoint, target, 3600 / interval))
+    return found
