@@ -368,11 +368,20 @@ def machine() -> str:
             break
     mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
     import aiohttp as aio
+    import prometheus_client
 
+    from exporter import __version__
+
+    client_version = getattr(prometheus_client, "__version__", "")
+    if not client_version:
+        from importlib.metadata import version
+
+        client_version = version("prometheus-client")
     return (
         f"{os.cpu_count()} CPUs ({model}), {int(mem) / 1024 / 1024:.0f} GiB RAM, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"aiohttp {aio.__version__}; shared machine, figures vary run to run"
+        f"aiohttp {aio.__version__}, prometheus-client {client_version}, exporter "
+        f"{__version__}; shared machine, figures vary run to run"
     )
 
 
@@ -577,8 +586,9 @@ async def main() -> int:
     print(text)
     if not args.no_write:
         (HERE / "RESULTS.md").write_text(
-            "# Benchmark results\n\nProduced by `make bench` (`benchmarks/bench.py`); "
-            "`benchmarks/README.md` reads them against the targets.\n\n" + text
+            "# Benchmark results\n\nProduced by `make bench` (`benchmarks/bench.py`) on "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; `benchmarks/README.md` "
+            "reads them against the targets.\n\n" + text
         )
     return 0
 
