@@ -28,6 +28,7 @@ STATES = {
     "stale": "statistics older than 26 h",
     "pending": "not polled yet",
     "unreported": "links not reported",
+    "collector": "an optional collector failing",
     "up": "up",
 }
 
@@ -42,7 +43,8 @@ class Health:
     connected: int
     instances: int
     stale: bool
-    failing: tuple[str, ...]  # endpoints whose latest poll failed
+    failing: tuple[str, ...]  # core endpoints whose latest poll failed
+    collectors_failing: tuple[str, ...] = ()  # optional collectors whose latest poll failed
 
     @property
     def rank(self) -> int:
@@ -62,6 +64,7 @@ class Health:
             or (wanted == "disconnected" and self.disconnected > 0)
             or (wanted == "stale" and self.stale)
             or (wanted == "unreported" and self.unreported)
+            or (wanted == "collector" and bool(self.collectors_failing))
         )
 
 
@@ -82,6 +85,11 @@ def health(workspace: WorkspaceState, now: float) -> Health:
             e
             for e in workspace.endpoints
             if workspace.status[e].attempted and not workspace.status[e].ok
+        ),
+        collectors_failing=tuple(
+            name
+            for name, ok in workspace.collector_success()
+            if not ok and name not in ("instances", "statistics")
         ),
     )
 
@@ -112,7 +120,7 @@ def _page(title: str, main: str, refresh_url: str, head_extra: str = "") -> byte
 def fleet_main(state: State, query: str, wanted: str, now: float) -> str:
     rows = []
     totals = {"up": 0, "down": 0, "pending": 0}
-    connected = disconnected = unreported = stale = failing = 0
+    connected = disconnected = unreported = stale = failing = collectors = 0
     needle = query.casefold()
     shown = []
     for name, workspace in state.workspaces.items():
@@ -123,6 +131,7 @@ def fleet_main(state: State, query: str, wanted: str, now: float) -> str:
         unreported += h.instances if h.unreported else 0
         stale += h.stale
         failing += len(h.failing)
+        collectors += len(h.collectors_failing)
         if h.matches(wanted) and needle in name.casefold():
             shown.append((h.rank, name, workspace, h))
     shown.sort(key=lambda item: (item[0], item[1]))
@@ -146,6 +155,7 @@ def fleet_main(state: State, query: str, wanted: str, now: float) -> str:
             link(unreported, "unreported", "links not reported"),
             link(stale, "stale", "statistics older than 26 h", "warn"),
             link(failing, "down", "endpoints failing", "bad"),
+            link(collectors, "collector", "optional collectors failing", "warn"),
         )
     )
     filtered = (
@@ -188,6 +198,11 @@ def _fleet_row(name: str, workspace: WorkspaceState, h: Health, now: float) -> s
         f"{text(workspace.status[e].last_error)}</div>"
         for e in h.failing
     )
+    if h.collectors_failing:  # never makes the workspace down, but the operator should know
+        problems += (
+            '<div class="warn">collector failing: '
+            f"{html.escape(', '.join(h.collectors_failing))}</div>"
+        )
     return (
         f'<tr class="row-{h.state}"><td><a href="{html.escape(href)}">{text(name)}</a></td>'
         f'<td class="{h.state}">{label}</td><td>{instances}</td>'

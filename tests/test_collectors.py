@@ -155,6 +155,12 @@ async def test_omnichannel_agents_and_chats_and_a_missing_permission(
     assert "lacks the permission view-livechat-manager" in page  # the endpoint's error
     _, page, _ = await run.get("/workspace/new")
     assert "agents: available 3, away 1, busy 2, offline 7" in page
+    # the fleet overview counts it and filters to it, without calling the workspace down
+    _, overview, _ = await run.get("/")
+    assert '<b class="warn">1</b> optional collectors failing' in overview
+    _, only, _ = await run.get("/?state=collector")
+    assert "collector failing: omnichannel" in only
+    assert ">strings</bdi>" in only and ">new</bdi>" not in only and ">old</bdi>" not in only
     # since 1970 until now: the current numbers, never a window that loses older chats
     assert new.requests["livechat/analytics/dashboards/charts/chats"] >= 1
 
