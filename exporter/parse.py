@@ -49,7 +49,7 @@ def only_parse_errors(parse: Callable[_P, _R]) -> Callable[_P, _R]:
     return guarded
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instance:
     """One record of instances.get, whichever shape it came in."""
 
@@ -77,7 +77,7 @@ class Instance:
     last_heartbeat_seconds: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstancesAnswer:
     """One instances.get answer: its records, and whether it reported intra-cluster links.
 
@@ -96,7 +96,7 @@ class InstancesAnswer:
         return iter(self.items)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Statistics:
     """The numbers of one statistics record; None = field absent (series absent)."""
 

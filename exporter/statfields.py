@@ -168,7 +168,7 @@ _JS_DATE = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sample:
     family: str
     label: str  # "" or `name="value"` (values here are fixed words)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any
@@ -105,9 +106,10 @@ stat_like = st.dictionaries(st.sampled_from(stat_keys), json_values, max_size=6)
 
 
 def check_numbers_finite(obj: Any) -> None:
-    for field, value in vars(obj).items():
+    for field in dataclasses.fields(obj):  # the parsed records have __slots__, no __dict__
+        value = getattr(obj, field.name)
         if isinstance(value, float):
-            assert math.isfinite(value), field
+            assert math.isfinite(value), field.name
         if isinstance(value, str):
             assert value != "nan"
 

@@ -24,7 +24,7 @@ _PERCENT = re.compile(r"\s*([0-9.]+)\s*%\s*")
 _MILLIS = re.compile(r"\s*([0-9.]+)\s*ms\b.*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Health:
     healthy: bool
     heap_ratio: float | None = None  # 0..1
@@ -107,7 +107,7 @@ FAMILIES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InstanceHealth:
     instance_id: str
     health: Health | None  # None: the instance has no health route (before 5.3)

@@ -17,20 +17,20 @@ if TYPE_CHECKING:
 UNLIMITED = (None, 0, -1)  # what maxActiveUsers sends for "no seat limit"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Seats:
     used: float | None  # activeUsers, computed live by the server
     max: float | None  # None: no seat limit
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Limit:
     kind: str
     max: float | None  # None: unlimited (-1)
     value: float | None  # the live counter (with loadValues and view-privileged-setting)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class License:
     limits: tuple[Limit, ...]
     prevented: tuple[tuple[str, bool], ...]  # kind -> creating more is blocked
