@@ -136,16 +136,17 @@ SERIES_PER_WORKSPACE = 90  # at least: 5 instances (4 connected) with conns, sta
 
 async def full_exposition(session: aiohttp.ClientSession, url: str, count: int) -> str:
     """The exposition once the first round (core, then optional collectors) is rendered: the
-    background render trails /ready, and renders at most once a second, so wait for a series
-    count that holds still for 2 s."""
+    background render trails /ready, and renders at most every max(1 s, 5x its cost) — about
+    15 s at N = 10 000 — so wait for a series count that holds still that long."""
+    settle = 2 + count / 500
     previous, since, text = -1, time.monotonic(), ""
-    for _ in range(3000):
+    for _ in range(6000):
         async with session.get(url + "/metrics") as resp:
             text = await resp.text()
         series = sum(1 for line in text.splitlines() if line.startswith("rocketchat_"))
         if series != previous:
             previous, since = series, time.monotonic()
-        elif time.monotonic() - since >= 2 and series >= SERIES_PER_WORKSPACE * count:
+        elif time.monotonic() - since >= settle and series >= SERIES_PER_WORKSPACE * count:
             break
         await asyncio.sleep(0.1)
     return text
