@@ -105,6 +105,36 @@ async def scrape_latency(
     )
 
 
+async def scrape_both(
+    session: aiohttp.ClientSession, url: str, count: int, prefix: str
+) -> dict[str, Latency]:
+    """`count` scrapes of url, plain and gzip, as {prefix_plain, prefix_gzip}."""
+    return {
+        f"{prefix}_{'gzip' if gzip else 'plain'}": await scrape_latency(session, url, count, gzip)
+        for gzip in (False, True)
+    }
+
+
+async def scrape_baseline(
+    session: aiohttp.ClientSession,
+    tmp: Path,
+    mode: str,
+    exposition: Path,
+    count: int,
+    *extra: str,
+) -> dict[str, Latency]:
+    """Start a baseline server (baselines.py MODE) on the exposition, scrape it `count` times
+    plain and gzip, stop it."""
+    url_file = tmp / f"baseline-{mode}-{exposition.stem}"
+    baseline = Process(
+        [str(HERE / "baselines.py"), mode, str(exposition), str(url_file), *extra], url_file
+    )
+    try:
+        return await scrape_both(session, baseline.url() + "/metrics", count, mode)
+    finally:
+        baseline.stop()
+
+
 async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float = 300) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -210,25 +240,12 @@ async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
             )
             exposition = tmp / f"exposition-{count}.txt"
             exposition.write_text(text)
-            for gzip in (False, True):
-                key = "gzip" if gzip else "plain"
-                result[f"exporter_{key}"] = await scrape_latency(
-                    session, url + "/metrics", few(scrapes, count), gzip
-                )
-            for mode in ("static", "client"):
-                url_file = tmp / f"baseline-{mode}-{count}"
-                baseline = Process(
-                    [str(HERE / "baselines.py"), mode, str(exposition), str(url_file)], url_file
-                )
-                try:
-                    base = baseline.url() + "/metrics"
-                    for gzip in (False, True):
-                        key = "gzip" if gzip else "plain"
-                        # the stock way is slow at large N: fewer scrapes keep the run short
-                        n = few(scrapes, count) if mode == "static" else slow(scrapes, count)
-                        result[f"{mode}_{key}"] = await scrape_latency(session, base, n, gzip)
-                finally:
-                    baseline.stop()
+            result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
+            # the stock way is slow at large N: fewer scrapes keep the run short
+            result |= await scrape_baseline(session, tmp, "static", exposition, few(scrapes, count))
+            result |= await scrape_baseline(
+                session, tmp, "client", exposition, slow(scrapes, count)
+            )
     finally:
         exporter.stop()
         fleet.stop()
@@ -263,25 +280,19 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
                 await asyncio.sleep(2.5)  # every workspace's next polls are sent and hang
             else:
                 await asyncio.sleep(float(interval[:-1]))  # past the first round's burst
-            result = {
-                "plain": await scrape_latency(session, url + "/metrics", scrapes, False),
-                "gzip": await scrape_latency(session, url + "/metrics", scrapes, True),
-            }
+            own = await scrape_both(session, url + "/metrics", scrapes, "exporter")
             # baseline (a) scraped under the very same load: separates the exporter's design
             # from a machine whose two cores are busy with the fake fleet and the polls
             async with session.get(url + "/metrics") as resp:
                 exposition = tmp / f"busy-exposition-{mode}.txt"
                 exposition.write_text(await resp.text())
-            url_file = tmp / f"busy-static-{mode}"
-            static = Process(
-                [str(HERE / "baselines.py"), "static", str(exposition), str(url_file)], url_file
-            )
-            try:
-                base = static.url() + "/metrics"
-                result["static_plain"] = await scrape_latency(session, base, scrapes, False)
-                result["static_gzip"] = await scrape_latency(session, base, scrapes, True)
-            finally:
-                static.stop()
+            static = await scrape_baseline(session, tmp, "static", exposition, scrapes)
+            result = {
+                "plain": own["exporter_plain"],
+                "gzip": own["exporter_gzip"],
+                "static_plain": static["static_plain"],
+                "static_gzip": static["static_gzip"],
+            }
             return result
     finally:
         exporter.stop()
@@ -306,26 +317,16 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
             await wait_ready(session, url)
             text = await full_exposition(session, url, count)
             await asyncio.sleep(3)  # past the first round: polls now land spread over 30 s
-            for gzip in (False, True):
-                key = "gzip" if gzip else "plain"
-                result[f"exporter_{key}"] = await scrape_latency(
-                    session, url + "/metrics", few(scrapes, count), gzip
-                )
+            result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
             exposition = tmp / f"standard-exposition-{count}.txt"
             exposition.write_text(text)
-            changes = count / 30 * 1.4  # instances.get every 30 s, 4 more endpoints every 5 min
-            for mode in ("cached", "static"):
-                url_file = tmp / f"standard-{mode}-{count}"
-                args = [str(HERE / "baselines.py"), mode, str(exposition), str(url_file)]
-                baseline = Process([*args, str(changes)], url_file)
-                try:
-                    base = baseline.url() + "/metrics"
-                    n = few(scrapes, count) if mode == "static" else slow(scrapes, count)
-                    for gzip in (False, True):
-                        key = "gzip" if gzip else "plain"
-                        result[f"{mode}_{key}"] = await scrape_latency(session, base, n, gzip)
-                finally:
-                    baseline.stop()
+            changes = str(count / 30 * 1.4)  # instances.get every 30 s, 4 more every 5 min
+            result |= await scrape_baseline(
+                session, tmp, "cached", exposition, slow(scrapes, count), changes
+            )
+            result |= await scrape_baseline(
+                session, tmp, "static", exposition, few(scrapes, count), changes
+            )
     finally:
         exporter.stop()
         fleet.stop()

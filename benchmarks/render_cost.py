@@ -33,9 +33,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.info import parse_info
 from exporter.collectors.licenses import parse_licenses_info, parse_max_active_users
-from exporter.configmodel import Config
+from exporter.configmodel import Config, TokenAuth, WorkspaceConfig
 from exporter.fakecollectors import licenses_info_body
 from exporter.parse import parse_instances, parse_statistics_list
+from exporter.poller import add_workspace
 from exporter.state import INSTANCES, STATISTICS, State
 from exporter.web import Publisher
 
@@ -61,20 +62,12 @@ def answers(count: int) -> dict[str, dict[str, list[Any]]]:
 
 
 def new_state(data: dict[str, dict[str, list[Any]]]) -> State:
+    """The state the exporter would build for these workspaces with the default collectors,
+    every endpoint holding its first answer."""
     state = State([])
     now = time.time()
     for name, endpoints in data.items():
-        state.add(
-            name,
-            (INSTANCES, STATISTICS),
-            ("info", "licenses.maxActiveUsers", "licenses.info"),
-            (
-                ("instances", (INSTANCES,)),
-                ("statistics", (STATISTICS,)),
-                ("info", ("info",)),
-                ("licenses", ("licenses.maxActiveUsers", "licenses.info")),
-            ),
-        )
+        add_workspace(state, WorkspaceConfig(name=name, url="", auth=TokenAuth(user_id="")))
         for endpoint, parsed in endpoints.items():
             state.record_success(name, endpoint, parsed[0], started=now, duration=0.01)
     return state

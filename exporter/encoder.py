@@ -10,16 +10,13 @@ from . import __version__, statfields
 from .catalogue import INSTANCE_GAUGES, STATISTICS_GAUGES
 from .collectors.base import Family
 from .collectors.registry import COLLECTORS, FAMILIES, ORDER
-from .expfmt import escape, fmt
+from .expfmt import escape, fmt, instance_labels
 from .parse import Instance, InstancesAnswer, Statistics
 from .state import State, WorkspaceState
 
 
 def _instance_lines(ws_label: str, instance: Instance, out: dict[str, list[str]]) -> None:
-    labels = (
-        f'{ws_label},instance_id="{escape(instance.instance_id)}",'
-        f'host="{escape(instance.host)}",port="{escape(instance.port)}"'
-    )
+    labels = instance_labels(ws_label, instance.instance_id, instance.host, instance.port)
     info = (
         f'{labels},name="{escape(instance.name)}",address="{escape(instance.address)}",'
         f'node_version="{escape(instance.node_version)}",pid="{escape(instance.pid)}",'

@@ -16,3 +16,11 @@ def fmt(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
+
+
+def instance_labels(ws_label: str, instance_id: str, host: str, port: str) -> str:
+    """The labels every per-instance series carries: workspace, instance_id, host, port."""
+    return (
+        f'{ws_label},instance_id="{escape(instance_id)}",'
+        f'host="{escape(host)}",port="{escape(port)}"'
+    )

@@ -230,7 +230,9 @@ class Poller:
                     f"{request.path}: the exporter's user lacks the permission "
                     f"{collector.permission}; grant it, or turn the {collector.name} "
                     "collector off for this workspace",
+                    error=exc.error,
                     source=exc.source,
+                    status=exc.status,
                 )
             if collector.optional and exc.reason == "http_4xx" and exc.status == 404:
                 # an optional endpoint this server's version predates: no series, no error

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from . import __version__
 from .collectorpage import collectors_section
+from .collectors.registry import COLLECTORS
 from .hints import what_to_do
 from .htmlbits import _age, _num, _table, _when, text
 from .parse import Instance
@@ -89,7 +90,7 @@ def health(workspace: WorkspaceState, now: float) -> Health:
         collectors_failing=tuple(
             name
             for name, ok in workspace.collector_success()
-            if not ok and name not in ("instances", "statistics")
+            if not ok and COLLECTORS[name].optional
         ),
     )
 

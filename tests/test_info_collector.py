@@ -38,11 +38,15 @@ async def test_a_failing_or_anonymous_info_answer_never_changes_up(
     fake.workspaces["new"].overrides["info"] = respond(500, "<html>oops</html>")
     fake.workspaces["old"].overrides["info"] = respond(200, {"version": "4.8", "success": True})
     run = await exporter_for(fast_config(fake))
-    samples = await run.wait_until(
-        lambda s: poll_errors(s, "new", "info", "http_5xx") >= 1, "info failing for new"
+    success = "rocketchat_exporter_collector_success"
+    samples = await run.wait_until(  # both workspaces' info polled (each after its core polls)
+        lambda s: (
+            poll_errors(s, "new", "info", "http_5xx") >= 1
+            and value(s, success, workspace="old", collector="info") is not None
+        ),
+        "info failing for new, answered by old",
     )
     assert value(samples, "rocketchat_up", workspace="new") == 1
-    success = "rocketchat_exporter_collector_success"
     assert value(samples, success, workspace="new", collector="info") == 0
     assert value(samples, success, workspace="new", collector="statistics") == 1
     # no live version: the statistics record's, as before the collector existed

@@ -64,6 +64,7 @@ class Collector:
     summary: str  # one line for the docs
     requests: tuple[Request, ...]
     interval: Callable[[WorkspaceConfig], float]  # the default interval of its requests
+    interval_doc: str  # the same, as the docs say it
     families: tuple[Family, ...]
     render: Callable[[str, WorkspaceState, Out], None] = _no_render
     optional: bool = True

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..catalogue import INSTANCE
-from ..expfmt import escape, fmt
+from ..expfmt import fmt, instance_labels
 from ..parse import ParseError, number, only_parse_errors
 from ..rcerrors import PollError
 from .base import Collector, Family, Fetch, Out, Request
@@ -184,10 +184,7 @@ def render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
         health = by_id.get(instance.instance_id)
         if health is None:
             continue
-        labels = (
-            f'{ws_label},instance_id="{escape(instance.instance_id)}",'
-            f'host="{escape(instance.host)}",port="{escape(instance.port)}"'
-        )
+        labels = instance_labels(ws_label, instance.instance_id, instance.host, instance.port)
         for family, value in (
             (HEALTHY, float(health.healthy)),
             (HEAP, health.heap_ratio),
@@ -210,6 +207,7 @@ COLLECTOR = Collector(
         ),
     ),
     interval=lambda workspace: max(workspace.poll_interval, 30.0),
+    interval_doc="poll_interval, at least 30s",
     families=FAMILIES,
     render=render,
     min_interval=30.0,

@@ -38,6 +38,7 @@ COLLECTOR = Collector(
     summary="the version the server runs now (feeds rocketchat_workspace_info)",
     requests=(Request("info", "/api/info", lambda body, config: parse_info(body)),),
     interval=lambda workspace: workspace.statistics_interval,
+    interval_doc="statistics_interval",
     families=INFO_FAMILIES,  # rendered with the workspace's bookkeeping (it has a fallback)
     default_enabled=True,
     permission="view-statistics (for the full version; anyone gets X.Y)",

@@ -21,6 +21,7 @@ COLLECTOR = Collector(
     summary="every server process of the workspace, its host and its cluster links",
     requests=(Request("instances.get", PATH, _parse),),
     interval=lambda workspace: workspace.poll_interval,
+    interval_doc="poll_interval",
     families=INSTANCES_FAMILIES,
     optional=False,
     default_enabled=True,

@@ -207,6 +207,7 @@ COLLECTOR = Collector(
         ),
     ),
     interval=lambda workspace: workspace.statistics_interval,
+    interval_doc="statistics_interval",
     families=FAMILIES,
     render=render,
     default_enabled=True,

@@ -93,6 +93,7 @@ COLLECTOR = Collector(
         ),
     ),
     interval=lambda workspace: max(workspace.poll_interval, 60.0),
+    interval_doc="poll_interval, at least 60s",
     families=FAMILIES,
     render=render,
     min_interval=60.0,

@@ -32,6 +32,7 @@ COLLECTOR = Collector(
         ),
     ),
     interval=lambda workspace: workspace.statistics_interval,
+    interval_doc="statistics_interval",
     families=STATISTICS_FAMILIES,
     optional=False,
     default_enabled=True,
