@@ -109,9 +109,9 @@ async def exporter_cost(count: int, seconds: float) -> tuple[dict[str, float], s
     figures = {
         "cpu_per_second": cpu / wall - idle_per_second,
         "landed_per_second": landed / wall,
-        "bytes": len(publisher.plain),
+        "bytes": publisher.plain_size,
     }
-    return figures, publisher.plain.decode()
+    return figures, b"".join(publisher.parts).decode()
 
 
 class _Families:

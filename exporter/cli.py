@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
+from . import __version__, gctune
 from .config import load_config
 from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
 from .daemon import Exporter
@@ -22,6 +22,7 @@ from .demo import FakeRocketChat, config_for, demo_workspaces, start_health
 from .poller import Poller, new_state
 from .render import Renderer
 from .shard import assigned, parse_shard
+from .web import PUBLISHER_KEY
 from .webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
@@ -174,9 +175,12 @@ async def _serve(
             for problem in web_problems:
                 log.error("web config reload rejected, keeping the running one: %s", problem)
             problems += web_problems
+        if not problems:
+            gctune.settle()  # the new workspaces' state joins the frozen heap
         return problems
 
     exporter = Exporter(config, web_config, reload if path else None, lifecycle=lifecycle)
+    gctune.tune()
     try:
         await exporter.start()
     except OSError as exc:
@@ -184,6 +188,7 @@ async def _serve(
             "cannot listen on %s:%d: %s", config.listen_host, config.listen_port, exc.strerror
         )
         return EXIT_FAIL
+    settling = asyncio.create_task(_settle_after_first_round(exporter), name="gc settle")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -200,8 +205,15 @@ async def _serve(
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
     await stop.wait()
     log.info("signal received, shutting down")
+    settling.cancel()
     await asyncio.wait_for(exporter.stop(), timeout=1.5)
     return EXIT_OK
+
+
+async def _settle_after_first_round(exporter: Exporter) -> None:
+    assert exporter.app is not None
+    await exporter.app[PUBLISHER_KEY].completed.wait()
+    gctune.settle()
 
 
 async def _run(

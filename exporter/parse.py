@@ -132,6 +132,11 @@ class Statistics:
 
 def number(value: Any) -> float | None:
     """A finite float from a JSON number or numeric string, else None (booleans are not numbers)."""
+    kind = type(value)  # json.loads makes exact types: the common cases first, cheaply
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        return float(value) if -(2**63) < value < 2**63 else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -159,6 +164,8 @@ def clean(value: str) -> str:
 
 def text(value: Any, limit: int = 256) -> str:
     """A label-safe string: strings as they are (capped), numbers as their integer/float text."""
+    if type(value) is str and len(value) <= limit and value.isascii():
+        return value
     if isinstance(value, str):
         return clean(value[:limit])
     if isinstance(value, bool):

@@ -33,6 +33,7 @@ __all__ = ["INSTANCES_PATH", "STATISTICS_PARAMS", "STATISTICS_PATH", "RocketChat
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
 LOGIN_PATH = "/api/v1/login"
 _CHUNK = 64 * 1024
+MAX_CACHED_URLS = 32  # per workspace: its few fixed request URLs, with room to spare
 _NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
 
 
@@ -263,13 +264,16 @@ class RocketChatClient:
         return status, resp_headers, raw
 
     def _url(self, path: str, params: dict[str, str] | None) -> yarl.URL:
-        """Request URLs are few per workspace: build and encode each once."""
+        """Request URLs are few per workspace: build and encode each once. A query that
+        changes at every poll (omnichannel's `end`) must not grow the cache: it is bounded."""
         key = (path, tuple(sorted(params.items())) if params else ())
         url = self._urls.get(key)
         if url is None:
             url = yarl.URL(self.workspace.url + path)
             if params:
                 url = url.with_query(params)
+            if len(self._urls) >= MAX_CACHED_URLS:
+                self._urls.clear()
             self._urls[key] = url
         return url
 

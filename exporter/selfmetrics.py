@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 REFRESH_SECONDS = 1.0
 
@@ -50,11 +50,12 @@ class SelfMetrics:
         return self._text
 
 
-def open_gzip(plain: bytes) -> tuple[bytes, zlib._Compress]:
-    """The gzip of `plain` so far (sync-flushed) and the compressor to finish it with."""
+def open_gzip(pieces: Iterable[bytes]) -> tuple[bytes, zlib._Compress]:
+    """The gzip of the pieces so far (sync-flushed) and the compressor to finish it with."""
     compressor = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    head = compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH)
-    return head, compressor
+    out = [compressor.compress(piece) for piece in pieces]
+    out.append(compressor.flush(zlib.Z_SYNC_FLUSH))
+    return b"".join(out), compressor
 
 
 def finish_gzip(compressor: zlib._Compress, tail: bytes) -> bytes:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import gzip
+from typing import Any
 
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from exporter import web
 from exporter.parse import InstancesAnswer, parse_instances
 from exporter.render import Renderer, fmt
 from exporter.state import INSTANCES, STATISTICS, State
 
-from conftest import parse_exposition, promtool_check_metrics, series, value
+from conftest import parse_exposition, promtool_check_metrics, series, value, wait_for
 
 
 def hostile_instances() -> InstancesAnswer:
@@ -64,6 +69,35 @@ def test_cache_is_reused_until_the_state_changes_and_gzip_matches() -> None:
     errors = 'rocketchat_exporter_poll_errors_total{workspace="w",endpoint="instances.get"'
     assert errors + ',reason="timeout"} 1' in third
     assert 'rocketchat_up{workspace="w"} 0' in third
+
+
+async def test_plain_scrapes_sent_in_slices_and_gzip_scrapes_carry_the_same_exposition(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The publisher keeps the parts, not a joined copy: a plain scrape joins them a slice at a
+    time. Both encodings must be the renderer's text, byte for byte, then the self-metrics."""
+    monkeypatch.setattr(web, "SLICE_PARTS", 3)  # many slices even for a small fleet
+    state = State([(f"w{i}", (INSTANCES,)) for i in range(7)])
+    for i in range(7):
+        state.record_success(f"w{i}", INSTANCES, hostile_instances(), started=0, duration=0.1)
+    expected = Renderer(state).plain()
+    server = TestServer(web.make_app(state))
+    async with TestClient(server) as client:
+        await wait_for(lambda: _published(client.app), "the first render")
+        plain = await (await client.get("/metrics", headers={"Accept-Encoding": ""})).read()
+        response = await client.get(
+            "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+        )
+        assert response.headers["Content-Encoding"] == "gzip"
+        zipped = gzip.decompress(await response.read())
+    for body in (plain, zipped):
+        assert body.startswith(expected)
+        assert b"python_info" in body[len(expected) :]  # the self-metrics follow
+    assert plain.count(b"\n") == zipped.count(b"\n")
+
+
+async def _published(app: Any) -> bool:
+    return bool(app[web.PUBLISHER_KEY].parts)
 
 
 def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> None:

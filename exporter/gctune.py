@@ -1,0 +1,42 @@
+"""Garbage-collector settings for a process whose heap is large, long-lived and acyclic.
+
+The exporter's data (parsed records, rendered fragments, one poll loop per endpoint, the config)
+lives for minutes and holds no reference cycles: reference counting frees it when a poll
+replaces it. The cyclic collector would still walk all of it, again and again, as new records
+are promoted through its generations: a quarter of the poll CPU at 1000 workspaces
+(benchmarks/RESULTS.md), and pauses that grow with the fleet. So the serving process (not
+--once, not the tests) freezes what exists once the first round is in (it is never scanned
+again, and still freed by reference counting) and collects young objects less often.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+
+log = logging.getLogger("exporter.gc")
+
+# allocations between two young collections (CPython's default: 700); the cyclic garbage of
+# requests (exceptions with tracebacks, aiohttp's futures) dies young and is still collected
+YOUNG_THRESHOLD = 50_000
+
+
+def tune() -> None:
+    """At start-up, after the imports and the config: collect young objects less often, and
+    never scan what exists now (modules, classes, the config) again."""
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+
+
+def settle() -> None:
+    """After the first complete round, and after a reload: one full collection of everything
+    (unfrozen first, so that cycles left by removed workspaces are freed too), then freeze the
+    survivors — the long-lived state of the fleet."""
+    started = time.perf_counter()
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    log.debug("froze %d objects in %.3fs", gc.get_freeze_count(), time.perf_counter() - started)
