@@ -176,7 +176,7 @@ async def _serve(
                 log.error("web config reload rejected, keeping the running one: %s", problem)
             problems += web_problems
         if not problems:
-            gctune.settle()  # the new workspaces' state joins the frozen heap
+            gctune.settle(full=True)  # the new workspaces' state joins the frozen heap
         return problems
 
     exporter = Exporter(config, web_config, reload if path else None, lifecycle=lifecycle)

@@ -163,8 +163,11 @@ class Poller:
         loop = asyncio.get_running_loop()
         owner = self.owners.get(name)
         if REQUESTS[endpoint][0].optional and owner is not None:
-            # after the core endpoints' first polls (a timeout each, and a login, at most)
-            await owner.wait_for_core(3 * self.clients[name].workspace.timeout + 1)
+            # after the core endpoints' first polls (a timeout each, and a login, at most),
+            # its own, then the fleet's and its first exposition (/ready first)
+            limit = 3 * self.clients[name].workspace.timeout + 1
+            await owner.wait_for_core(limit)
+            await self.state.wait_first_exposition(limit)
         await asyncio.sleep(random.uniform(0, min(0.05, interval / 10)))
         next_due = loop.time() + random.uniform(-interval / 2, interval / 2)
         schedule = self.schedules[(name, endpoint)]

@@ -118,6 +118,8 @@ class State:
         self._unready: set[str] = set()  # workspaces whose first poll of some endpoint is due
         self.generation = 0
         self.changed = asyncio.Event()
+        # set by the publisher once /metrics serves every workspace's first core poll (/ready)
+        self.first_exposition = asyncio.Event()
         self.auth_failures: int | None = None  # None: basic auth of /metrics is off
         for name, endpoints in workspaces:
             self.add(name, endpoints)
@@ -250,6 +252,14 @@ class State:
         if ok:
             status.last_success = started + duration
         self._touch(workspace)
+
+    async def wait_first_exposition(self, limit: float) -> None:
+        """Until /ready (at most `limit` seconds): the optional collectors start then, so that
+        the core round and its first render do not share the machine with three more
+        requests per workspace."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(limit):  # not wait_for (see wait_for_core)
+                await self.first_exposition.wait()
 
     @property
     def ready(self) -> bool:

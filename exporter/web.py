@@ -81,6 +81,7 @@ class Publisher:
         if complete and not self.complete:
             self.complete = True
             self.completed.set()
+            self.state.first_exposition.set()
 
     async def run(self) -> None:
         changed = self.state.changed

@@ -4,12 +4,14 @@ that never change rocketchat_up, and the request budget against Rocket.Chat's ra
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from exporter.collectors.registry import COLLECTORS, RATE_LIMIT, endpoints, request_budget
 from exporter.config import load_config
@@ -24,7 +26,7 @@ from exporter.demo import (
 )
 from exporter.rocketchat import MAX_CACHED_URLS
 
-from conftest import fast_config, poll_errors, promtool_check_metrics, series, value
+from conftest import fast_config, poll_errors, promtool_check_metrics, series, value, wait_for
 
 SUCCESS = "rocketchat_exporter_collector_success"
 DAY = 86400.0
@@ -112,6 +114,34 @@ async def test_licenses_on_community_old_versions_and_without_privilege(
     assert "licenses.info" in page and "not available on this version" in page
     _, page, _ = await run.get("/workspace/strings")
     assert "lacks view-privileged-setting" in page
+
+
+# -- start-up order ---------------------------------------------------------------------------
+
+
+async def test_optional_collectors_start_after_the_fleets_first_core_round(
+    fake: FakeRocketChat, exporter_for: Any
+) -> None:
+    """/ready is the core round: no optional request competes with it, even from workspaces
+    whose own core polls are long done, until the last workspace's core polls ended."""
+    gate = asyncio.Event()
+
+    async def held_instances(request: web.Request) -> web.StreamResponse:
+        await gate.wait()
+        return web.json_response(fake.workspaces["old"].instances_body())
+
+    fake.workspaces["old"].overrides["instances.get"] = held_instances
+    run = await exporter_for(with_collectors(fast_config(fake), licenses=0.2))
+    optional = ("licenses.maxActiveUsers", "licenses.info")
+    # "new" polls its core endpoints again and again (every 0.2 s) while "old" is held
+    await wait_for(lambda: fake.workspaces["new"].requests["instances.get"] >= 3, "new polled")
+    assert not run.exporter.state.ready
+    assert all(w.requests[e] == 0 for w in fake.workspaces.values() for e in optional)
+    gate.set()
+    await wait_for(
+        lambda: all(w.requests["licenses.info"] >= 1 for w in fake.workspaces.values()),
+        "every workspace's licenses polled once the core round is in",
+    )
 
 
 # -- omnichannel -----------------------------------------------------------------------------
