@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -130,13 +131,21 @@ class Statistics:
     extra: tuple[tuple[str, float], ...] = ()
 
 
+# the small counts statistics are full of, as one shared float each (24 bytes saved per value)
+_SMALL = tuple(float(i) for i in range(1024))
+
+
 def number(value: Any) -> float | None:
     """A finite float from a JSON number or numeric string, else None (booleans are not numbers)."""
     kind = type(value)  # json.loads makes exact types: the common cases first, cheaply
     if kind is float:
-        return value if math.isfinite(value) else None
+        exact: float = value
+        return exact if math.isfinite(exact) else None
     if kind is int:
-        return float(value) if -(2**63) < value < 2**63 else None
+        integer: int = value
+        if 0 <= integer < 1024:
+            return _SMALL[integer]
+        return float(integer) if -(2**63) < integer < 2**63 else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -175,6 +184,12 @@ def text(value: Any, limit: int = 256) -> str:
         return ""
     shown = str(int(as_number)) if as_number.is_integer() else repr(as_number)
     return shown[:limit]
+
+
+def shared(value: Any) -> str:
+    """text() of a value most instances share ("Linux", "x64", a Node.js version): one string
+    kept for all of them (interned strings are freed when no record uses them any more)."""
+    return sys.intern(text(value))
 
 
 def boolean(value: Any) -> bool | None:
@@ -220,15 +235,15 @@ def _instance(record: dict[str, Any], address: str, connected: bool | None) -> I
     return Instance(
         instance_id=clean(record_id[:128]),
         host=text(extra.get("host")),
-        port=text(extra.get("port")),
-        name=text(record.get("name")),
+        port=shared(extra.get("port")),
+        name=shared(record.get("name")),
         address=address,
-        node_version=text(extra.get("nodeVersion")),
+        node_version=shared(extra.get("nodeVersion")),
         pid=text(record.get("pid")),
-        os_type=text(os_info.get("type")),
-        os_platform=text(os_info.get("platform")),
-        os_arch=text(os_info.get("arch")),
-        os_release=text(os_info.get("release")),
+        os_type=shared(os_info.get("type")),
+        os_platform=shared(os_info.get("platform")),
+        os_arch=shared(os_info.get("arch")),
+        os_release=shared(os_info.get("release")),
         connected=connected,
         cpus=number(os_info.get("cpus")),
         memory_total_bytes=number(os_info.get("totalmem")),
@@ -352,7 +367,7 @@ def parse_statistics(record: dict[str, Any], extra_paths: tuple[str, ...] = ()) 
     if number(livechat) is None:
         livechat = record.get("totlalLivechat")  # servers up to 0.65 stored the typo
     return Statistics(
-        version=clean(version[:64]) if isinstance(version, str) else None,
+        version=sys.intern(clean(version[:64])) if isinstance(version, str) else None,
         created_at=timestamp(record.get("createdAt")),
         users=number(record.get("totalUsers")),
         active_users=number(record.get("activeUsers")),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from .collectors.registry import FAMILIES
 from .encoder import (
+    Fragment,
     exporter_families,
     join_families,
     render_bookkeeping,
@@ -46,21 +47,21 @@ class Renderer:
 
     def __init__(self, state: State) -> None:
         self.state = state
-        self._fragments: dict[str, tuple[WorkspaceState, int, dict[str, bytes]]] = {}
+        self._fragments: dict[str, tuple[WorkspaceState, int, Fragment]] = {}
         self._parts: dict[str, _DataParts] = {}
         self._generation = -1
         self._plain = b""
         self._gzip: bytes | None = None
         self.last_render_seconds = 0.0  # work of the last snapshot_async, without its pauses
 
-    def _current(self, name: str, workspace: WorkspaceState) -> dict[str, bytes] | None:
+    def _current(self, name: str, workspace: WorkspaceState) -> Fragment | None:
         """The cached samples of the workspace, if nothing changed since they were rendered."""
         cached = self._fragments.get(name)
         if cached is not None and cached[0] is workspace and cached[1] == workspace.version:
             return cached[2]
         return None
 
-    def _render(self, name: str, workspace: WorkspaceState) -> dict[str, bytes]:
+    def _render(self, name: str, workspace: WorkspaceState) -> Fragment:
         """The workspace's samples; the instances and statistics parts are re-rendered only
         when a poll brought new data for them, the small bookkeeping part at every change."""
         parts = self._parts.setdefault(name, _DataParts())
@@ -76,15 +77,11 @@ class Renderer:
                 if workspace.statistics is None
                 else render_statistics(name, workspace.statistics)
             )
-        fragment = {
-            **parts.instance_samples,
-            **parts.statistics_samples,
-            **render_bookkeeping(workspace),
-        }
+        fragment = (parts.instance_samples, parts.statistics_samples, render_bookkeeping(workspace))
         self._fragments[name] = (workspace, workspace.version, fragment)
         return fragment
 
-    def _parts_for(self, fragments: list[dict[str, bytes]]) -> list[bytes]:
+    def _parts_for(self, fragments: list[Fragment]) -> list[bytes]:
         if len(self._fragments) > len(self.state.workspaces):  # workspaces were removed
             for name in set(self._fragments) - set(self.state.workspaces):
                 del self._fragments[name]

@@ -79,7 +79,7 @@ class RocketChatClient:
         self.login_failures = 0
         self.login_not_before = 0.0
         self.login_error: PollError | None = None
-        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], yarl.URL] = {}
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Response:
         """GET an API path with credentials; on 401 renew them once and retry."""
@@ -264,18 +264,20 @@ class RocketChatClient:
         return status, resp_headers, raw
 
     def _url(self, path: str, params: dict[str, str] | None) -> yarl.URL:
-        """Request URLs are few per workspace: build and encode each once. A query that
-        changes at every poll (omnichannel's `end`) must not grow the cache: it is bounded."""
+        """Request URLs are few per workspace: each is encoded once and kept as text (a URL
+        object keeps every part it was asked for: 3 KB per workspace), and is cheap to make
+        again from that text. A query that changes at every poll (omnichannel's `end`) must
+        not grow the cache: it is bounded."""
         key = (path, tuple(sorted(params.items())) if params else ())
-        url = self._urls.get(key)
-        if url is None:
+        encoded = self._urls.get(key)
+        if encoded is None:
             url = yarl.URL(self.workspace.url + path)
             if params:
                 url = url.with_query(params)
             if len(self._urls) >= MAX_CACHED_URLS:
                 self._urls.clear()
-            self._urls[key] = url
-        return url
+            encoded = self._urls[key] = str(url)
+        return yarl.URL(encoded, encoded=True)
 
     async def _read_capped(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
         """The body, refusing (without reading it all) anything over max_response_bytes,

@@ -19,7 +19,7 @@ STATISTICS = "statistics.list"
 LOGIN = "login"
 
 
-@dataclass
+@dataclass(slots=True)
 class EndpointStatus:
     """Bookkeeping of one endpoint of one workspace."""
 

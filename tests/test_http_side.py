@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,22 @@ async def start_process(
     return process, int(port.group()), log
 
 
-def poll_tasks(name: str) -> list[asyncio.Task[Any]]:
-    return [t for t in asyncio.all_tasks() if t.get_name().startswith(f"poll {name} ")]
+def next_polls(exporter: Exporter, name: str) -> Counter[str]:
+    """What will poll each endpoint of workspace `name` next: its running poll task, or the
+    timer of its next poll; one of them, exactly once per endpoint, when nothing leaked."""
+    prefix = f"poll {name} "
+    running = Counter(  # "poll new a+b": the task that starts the optional endpoints a and b
+        endpoint
+        for t in asyncio.all_tasks()
+        if t.get_name().startswith(prefix)
+        for endpoint in t.get_name().removeprefix(prefix).split("+")
+    )
+    timers = Counter(
+        endpoint
+        for (workspace, endpoint), schedule in exporter.poller.schedules.items()
+        if workspace == name and schedule.timer is not None and not schedule.timer.cancelled()
+    )
+    return running + timers
 
 
 # -- 1 and 4: reloads ----------------------------------------------------------------------------
@@ -104,14 +119,10 @@ async def test_twenty_concurrent_reloads_leave_one_poller_per_workspace_and_no_o
     statuses = await asyncio.gather(*posts, post())
     assert set(statuses) == {200}
 
-    assert sorted(t.get_name() for t in poll_tasks("new")) == [
-        "poll new info",
-        "poll new instances.get",
-        "poll new licenses.info",
-        "poll new licenses.maxActiveUsers",
-        "poll new statistics.list",
-    ]
-    assert poll_tasks("old") == []
+    endpoints = ("info", "instances.get", "licenses.info", "licenses.maxActiveUsers")
+    assert next_polls(exporter, "new") == Counter((*endpoints, "statistics.list"))
+    assert next_polls(exporter, "old") == Counter()
+    assert not [key for key in exporter.poller.schedules if key[0] == "old"]
     samples = await run.wait_until(
         lambda s: poll_errors(s, "new", "instances.get", "http_4xx") >= 1,
         "new fails at its new URL",

@@ -9,11 +9,26 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from exporter import web
-from exporter.parse import InstancesAnswer, parse_instances
+from exporter.encoder import (
+    _PART_OF,
+    INSTANCES_PART,
+    STATISTICS_PART,
+    render_instances,
+    render_statistics,
+)
+from exporter.parse import InstancesAnswer, parse_instances, parse_statistics_list
 from exporter.render import Renderer, fmt
 from exporter.state import INSTANCES, STATISTICS, State
 
-from conftest import parse_exposition, promtool_check_metrics, series, value, wait_for
+from conftest import (
+    FIXTURES,
+    fixture,
+    parse_exposition,
+    promtool_check_metrics,
+    series,
+    value,
+    wait_for,
+)
 
 
 def hostile_instances() -> InstancesAnswer:
@@ -98,6 +113,26 @@ async def test_plain_scrapes_sent_in_slices_and_gzip_scrapes_carry_the_same_expo
 
 async def _published(app: Any) -> bool:
     return bool(app[web.PUBLISHER_KEY].parts)
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(p.name for p in FIXTURES.glob("*.json") if p.name.startswith(("instances", "stat"))),
+)
+def test_every_family_a_part_renders_is_joined_from_that_part(name: str) -> None:
+    """join_families looks for a family in one part of each workspace's fragment (instances,
+    statistics, the rest): a family rendered into another part would silently vanish."""
+    body = fixture(name)
+    if name.startswith("instances"):
+        rendered = render_instances("w", parse_instances(body))
+        part = INSTANCES_PART
+    else:
+        stats = parse_statistics_list(body, ("integrations.totalWithScriptEnabled",))
+        assert stats is not None
+        rendered = render_statistics("w", stats)
+        part = STATISTICS_PART
+    assert rendered
+    assert {family: _PART_OF.get(family) for family in rendered} == dict.fromkeys(rendered, part)
 
 
 def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> None:

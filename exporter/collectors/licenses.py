@@ -3,6 +3,7 @@ prevented actions, trial, modules and expiry."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,8 @@ def parse_max_active_users(body: Any) -> Seats:
 
 
 def _kind(name: Any) -> str | None:
-    return clean(name) if isinstance(name, str) and 0 < len(name) <= 64 else None
+    """A limit, action or module name: the same few words in every workspace, kept once."""
+    return sys.intern(clean(name)) if isinstance(name, str) and 0 < len(name) <= 64 else None
 
 
 @only_parse_errors
