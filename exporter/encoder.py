@@ -168,23 +168,24 @@ def exporter_families(state: State) -> bytes:
 # (bookkeeping and optional collectors, re-rendered at every change). Kept apart, not merged
 # into one dict per workspace: that copy was 2 KB a workspace.
 Fragment = tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]]
-INSTANCES_PART, STATISTICS_PART, OTHER_PART = 0, 1, 2
-_PART_OF = {
-    **{f.name: INSTANCES_PART for f in COLLECTORS["instances"].families},
-    **{f.name: STATISTICS_PART for f in COLLECTORS["statistics"].families},
-}
-_ROUTE = tuple((name, _PART_OF.get(name, OTHER_PART)) for name in ORDER)
 
 
 def join_families(fragments: Iterable[Fragment], head: bytes) -> list[bytes]:
     """The parts of the exposition: `head` (the exporter's own families), then per-workspace
     fragments grouped family by family, each family under one header (the text format
     requires a family's samples to be contiguous)."""
-    fragment_list = list(fragments)
+    buckets: dict[str, list[bytes]] = {}
+    for fragment in fragments:  # one pass over what each workspace has
+        for part in fragment:
+            for name, samples in part.items():
+                bucket = buckets.get(name)
+                if bucket is None:
+                    buckets[name] = [_HEADERS[name], samples]
+                else:
+                    bucket.append(samples)
     parts = [head]
-    for name, index in _ROUTE:
-        samples = [part[name] for f in fragment_list if name in (part := f[index])]
-        if samples:
-            parts.append(_HEADERS[name])
-            parts.extend(samples)
+    for name in ORDER:
+        bucket = buckets.get(name)
+        if bucket is not None:
+            parts.extend(bucket)
     return parts

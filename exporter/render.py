@@ -8,7 +8,6 @@ until the next change.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import time
 from dataclasses import dataclass, field
@@ -81,11 +80,14 @@ class Renderer:
         self._fragments[name] = (workspace, workspace.version, fragment)
         return fragment
 
-    def _parts_for(self, fragments: list[Fragment]) -> list[bytes]:
+    def _forget_removed(self) -> None:
         if len(self._fragments) > len(self.state.workspaces):  # workspaces were removed
             for name in set(self._fragments) - set(self.state.workspaces):
                 del self._fragments[name]
                 self._parts.pop(name, None)
+
+    def _parts_for(self, fragments: list[Fragment]) -> list[bytes]:
+        self._forget_removed()
         return join_families(fragments, exporter_families(self.state))
 
     def snapshot(self) -> tuple[int, list[bytes]]:
@@ -96,11 +98,13 @@ class Renderer:
             fragments.append(self._render(name, workspace) if fragment is None else fragment)
         return self.state.generation, self._parts_for(fragments)
 
-    async def snapshot_async(self, batch: int = 20) -> tuple[int, list[bytes]]:
-        """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces so
-        that scrapes and polls never wait for a whole fleet to be rendered. Changes made
-        meanwhile may or may not be included; the generation returned is the one before them,
-        so the next render picks them up."""
+    async def snapshot_async(self, batch: int = 10) -> tuple[int, list[Fragment], bytes]:
+        """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces (and
+        to scrapes in flight, see priority.py) so that scrapes and polls never wait for a
+        whole fleet to be rendered; the fragments and the head, for join_families (which the
+        publisher runs in its worker thread). Changes made meanwhile may or may not be
+        included; the generation returned is the one before them, so the next render picks
+        them up."""
         generation = self.state.generation
         fragments = []
         rendered = 0
@@ -112,12 +116,13 @@ class Renderer:
                 rendered += 1
                 if rendered % batch == 0:
                     spent += time.perf_counter() - segment
-                    await asyncio.sleep(0)
+                    await self.state.priority.pause()
                     segment = time.perf_counter()
             fragments.append(fragment)
-        parts = self._parts_for(fragments)
+        self._forget_removed()
+        head = exporter_families(self.state)
         self.last_render_seconds = spent + time.perf_counter() - segment
-        return generation, parts
+        return generation, fragments, head
 
     def plain(self) -> bytes:
         """The current exposition, rendered now if anything changed."""

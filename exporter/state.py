@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .parse import InstancesAnswer, Statistics
+from .priority import ScrapePriority
 
 INSTANCES = "instances.get"
 STATISTICS = "statistics.list"
@@ -118,6 +119,7 @@ class State:
         self._unready: set[str] = set()  # workspaces whose first poll of some endpoint is due
         self.generation = 0
         self.changed = asyncio.Event()
+        self.priority = ScrapePriority()  # background work steps aside for scrapes in flight
         # set by the publisher once /metrics serves every workspace's first core poll (/ready)
         self.first_exposition = asyncio.Event()
         self.auth_failures: int | None = None  # None: basic auth of /metrics is off

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from .encoder import Fragment, join_families
 from .render import CONTENT_TYPE, Renderer
 from .selfmetrics import SelfMetrics, finish_gzip, open_gzip
 from .state import State
@@ -44,10 +47,14 @@ class Publisher:
         self.renderer = Renderer(state)
         self.state = state
         self.generation = -1
-        # the plain exposition is its parts (the renderer's fragments, not copied: at 10 000
-        # workspaces a joined copy would be 160 MB more), sent in slices by a plain scrape
+        # the exposition is kept as its parts (the renderer's fragments, not copied) and gzip;
+        # the plain text is joined at the first plain scrape after a render, and dropped at
+        # the next render: Prometheus asks for gzip, and at 10 000 workspaces a plain copy
+        # held all the time would be 160 MB
         self.parts: list[bytes] = []
         self.plain_size = 0
+        self._joined: bytes | None = b""
+        self._plain_scraped = False  # since the last render: the next one joins it too
         self.gzip_head, self.gzip_rest = open_gzip([])  # the open gzip stream of the parts
         self.self_metrics = SelfMetrics()
         self.complete = False  # the published exposition holds every workspace's first poll
@@ -57,25 +64,39 @@ class Publisher:
     def publish_now(self) -> None:
         complete = self.state.ready
         generation, parts = self.renderer.snapshot()
-        self._publish(parts, *_assemble(parts))
+        self._publish(_assemble(parts, plain=False))
         self.generation = generation
         self._set_complete(complete)
 
     async def render(self) -> float:
-        """Render and publish once; returns the CPU seconds it took (not time spent waiting)."""
+        """Render and publish once; returns the CPU seconds it took (not time spent waiting).
+        The workspaces' fragments are rendered in the loop, a batch at a time; grouping them
+        by family, the gzip stream and (if plain scrapes came) the plain text are made in the
+        worker thread, in pieces short enough for the loop to take its turns."""
         complete = self.state.ready
-        generation, parts = await self.renderer.snapshot_async()
+        generation, fragments, head = await self.renderer.snapshot_async()
+        plain, self._plain_scraped = self._plain_scraped, False
         loop = asyncio.get_running_loop()
-        size, head, rest, worker_cpu = await loop.run_in_executor(self._executor, _assemble, parts)
-        self._publish(parts, size, head, rest, worker_cpu)
+        published = await loop.run_in_executor(
+            self._executor, _assemble_fragments, fragments, head, plain
+        )
+        self._publish(published)
         self.generation = generation
         self._set_complete(complete)
-        return self.renderer.last_render_seconds + worker_cpu
+        return self.renderer.last_render_seconds + published.worker_cpu
 
-    def _publish(
-        self, parts: list[bytes], size: int, head: bytes, rest: zlib._Compress, _: float
-    ) -> None:
-        self.parts, self.plain_size, self.gzip_head, self.gzip_rest = parts, size, head, rest
+    def _publish(self, published: _Published) -> None:
+        self.parts, self.plain_size = published.parts, published.size
+        self.gzip_head, self.gzip_rest = published.gzip_head, published.gzip_rest
+        self._joined = published.plain
+
+    def joined(self) -> bytes:
+        """The plain exposition: joined by the render when plain scrapes came since the one
+        before, else now (once per render)."""
+        self._plain_scraped = True
+        if self._joined is None:
+            self._joined = b"".join(self.parts)
+        return self._joined
 
     def _set_complete(self, complete: bool) -> None:
         if complete and not self.complete:
@@ -93,7 +114,7 @@ class Publisher:
                 cost = await self.render()
             except Exception:  # a bug must not freeze /metrics on old values forever
                 log.exception("rendering the exposition failed")
-                self._publish([], *_assemble([]))
+                self._publish(_assemble([], plain=False))
                 await asyncio.sleep(1)
                 continue
             pause_until = time.monotonic() + max(self.MIN_INTERVAL, 5 * cost)
@@ -112,19 +133,42 @@ class Publisher:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _assemble(parts: list[bytes]) -> tuple[int, bytes, zlib._Compress, float]:
-    """The exposition's size, its open gzip stream, and the thread CPU that took."""
+@dataclass(frozen=True, slots=True)
+class _Published:
+    parts: list[bytes]
+    size: int
+    gzip_head: bytes
+    gzip_rest: zlib._Compress
+    plain: bytes | None  # None: joined at the first plain scrape
+    worker_cpu: float  # thread CPU seconds it took
+
+
+def _assemble_fragments(fragments: list[Fragment], head: bytes, plain: bool) -> _Published:
     started = time.thread_time()
+    parts = join_families(fragments, head)
+    published = _assemble(parts, plain)
+    return dataclasses.replace(published, worker_cpu=time.thread_time() - started)
+
+
+def _assemble(parts: list[bytes], plain: bool) -> _Published:
+    """The exposition's parts, size, open gzip stream and, if asked, plain text."""
+    started = time.thread_time()
+    text = None
+    if plain:
+        pieces = list(slices(parts))
+        head, rest = open_gzip(pieces)
+        text = b"".join(pieces)
+    else:  # each piece is dropped once compressed: no transient copy of the whole
+        head, rest = open_gzip(slices(parts))
     size = sum(map(len, parts))
-    head, rest = open_gzip(slices(parts))
-    return size, head, rest, time.thread_time() - started
+    return _Published(parts, size, head, rest, text, time.thread_time() - started)
 
 
-SLICE_PARTS = 1024  # parts joined per write: ~0.4 MB at 10 000 workspaces, ~20 writes at 1000
+SLICE_PARTS = 1024  # parts joined at a time: ~0.3 ms, ~0.4 MB at 10 000 workspaces
 
 
 def slices(parts: list[bytes]) -> Iterator[bytes]:
-    """The parts joined a slice at a time: few, mid-sized writes, never one whole copy."""
+    """The parts joined a slice at a time: few, mid-sized pieces, never one whole copy."""
     for start in range(0, len(parts), SLICE_PARTS):
         yield b"".join(parts[start : start + SLICE_PARTS])
 
@@ -192,27 +236,27 @@ def _accepts_gzip(request: web.Request) -> bool:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
-    """The published exposition and the self-metrics: plain, the parts in slices (no copy of
-    the whole); gzip, the published stream finished with the self-metrics into one member."""
+    """The published exposition and the self-metrics: plain, the parts joined once per render;
+    gzip, the published stream finished with the self-metrics into one member."""
     publisher = request.app[PUBLISHER_KEY]
     if publisher.generation < 0:  # a scrape before the first background render
         publisher.publish_now()
     own = publisher.self_metrics.text()
     response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
-    if _accepts_gzip(request):
-        head, tail = publisher.gzip_head, finish_gzip(publisher.gzip_rest, own)
-        response.headers["Content-Encoding"] = "gzip"
-        response.content_length = len(head) + len(tail)
-        await response.prepare(request)
-        await response.write(head)
-    else:
-        parts, tail = publisher.parts, own  # this render's parts, whatever renders meanwhile
-        response.content_length = publisher.plain_size + len(tail)
-        await response.prepare(request)
-        for piece in slices(parts):
-            await response.write(piece)
-    await response.write(tail)
-    await response.write_eof()
+    with publisher.state.priority.scrape():
+        if _accepts_gzip(request):
+            head, tail = publisher.gzip_head, finish_gzip(publisher.gzip_rest, own)
+            response.headers["Content-Encoding"] = "gzip"
+            response.content_length = len(head) + len(tail)
+            await response.prepare(request)
+            await response.write(head)
+        else:
+            plain, tail = publisher.joined(), own
+            response.content_length = len(plain) + len(tail)
+            await response.prepare(request)
+            await response.write(plain)
+        await response.write(tail)
+        await response.write_eof()
     return response
 
 

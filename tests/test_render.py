@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
-from typing import Any
+import time
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from exporter import web
-from exporter.encoder import (
-    _PART_OF,
-    INSTANCES_PART,
-    STATISTICS_PART,
-    render_instances,
-    render_statistics,
-)
-from exporter.parse import InstancesAnswer, parse_instances, parse_statistics_list
+from exporter.parse import InstancesAnswer, parse_instances
+from exporter.priority import MAX_PAUSE, ScrapePriority
 from exporter.render import Renderer, fmt
 from exporter.state import INSTANCES, STATISTICS, State
 
 from conftest import (
-    FIXTURES,
-    fixture,
     parse_exposition,
     promtool_check_metrics,
     series,
@@ -86,11 +79,13 @@ def test_cache_is_reused_until_the_state_changes_and_gzip_matches() -> None:
     assert 'rocketchat_up{workspace="w"} 0' in third
 
 
-async def test_plain_scrapes_sent_in_slices_and_gzip_scrapes_carry_the_same_exposition(
+async def test_gzip_compressed_in_slices_and_plain_joined_on_demand_carry_the_same_exposition(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The publisher keeps the parts, not a joined copy: a plain scrape joins them a slice at a
-    time. Both encodings must be the renderer's text, byte for byte, then the self-metrics."""
+    """The publisher keeps the parts and their gzip, not a joined copy: gzip is compressed a
+    slice of parts at a time; the plain text is joined only while plain scrapes come (by the
+    render after one, else at the scrape). Both must be the renderer's text, byte for byte,
+    then the self-metrics."""
     monkeypatch.setattr(web, "SLICE_PARTS", 3)  # many slices even for a small fleet
     state = State([(f"w{i}", (INSTANCES,)) for i in range(7)])
     for i in range(7):
@@ -98,41 +93,27 @@ async def test_plain_scrapes_sent_in_slices_and_gzip_scrapes_carry_the_same_expo
     expected = Renderer(state).plain()
     server = TestServer(web.make_app(state))
     async with TestClient(server) as client:
-        await wait_for(lambda: _published(client.app), "the first render")
-        plain = await (await client.get("/metrics", headers={"Accept-Encoding": ""})).read()
+        publisher = client.app[web.PUBLISHER_KEY]
+        await wait_for(lambda: bool(publisher.parts), "the first render")
         response = await client.get(
             "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
         )
         assert response.headers["Content-Encoding"] == "gzip"
         zipped = gzip.decompress(await response.read())
+        assert publisher._joined is None  # gzip scrapes never make the plain copy
+        plain = await (await client.get("/metrics", headers={"Accept-Encoding": ""})).read()
+        assert publisher._joined is not None
+        for joined_by_the_render in (True, False):
+            generation = publisher.generation
+            state.record_success("w0", INSTANCES, hostile_instances(), started=1, duration=0.1)
+            await wait_for(lambda g=generation: publisher.generation > g, "the next render")
+            # a plain scrape came since the render before: this one joins the text too;
+            # none came: the text is dropped
+            assert (publisher._joined is not None) is joined_by_the_render
     for body in (plain, zipped):
         assert body.startswith(expected)
         assert b"python_info" in body[len(expected) :]  # the self-metrics follow
     assert plain.count(b"\n") == zipped.count(b"\n")
-
-
-async def _published(app: Any) -> bool:
-    return bool(app[web.PUBLISHER_KEY].parts)
-
-
-@pytest.mark.parametrize(
-    "name",
-    sorted(p.name for p in FIXTURES.glob("*.json") if p.name.startswith(("instances", "stat"))),
-)
-def test_every_family_a_part_renders_is_joined_from_that_part(name: str) -> None:
-    """join_families looks for a family in one part of each workspace's fragment (instances,
-    statistics, the rest): a family rendered into another part would silently vanish."""
-    body = fixture(name)
-    if name.startswith("instances"):
-        rendered = render_instances("w", parse_instances(body))
-        part = INSTANCES_PART
-    else:
-        stats = parse_statistics_list(body, ("integrations.totalWithScriptEnabled",))
-        assert stats is not None
-        rendered = render_statistics("w", stats)
-        part = STATISTICS_PART
-    assert rendered
-    assert {family: _PART_OF.get(family) for family in rendered} == dict.fromkeys(rendered, part)
 
 
 def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> None:
@@ -140,3 +121,30 @@ def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> Non
     assert fmt(0.87) == "0.87"
     assert fmt(1e20) == "1e+20"
     assert float(fmt(1795458424.4783597)) == 1795458424.4783597
+
+
+async def test_background_work_steps_aside_for_a_scrape_in_flight_but_not_forever() -> None:
+    """priority.py: a render batch or a new poll waits while a scrape is being sent — until it
+    ended, and never longer than MAX_PAUSE (a client scraping without pause slows the
+    background work down, it cannot stop it)."""
+    priority = ScrapePriority()
+    await asyncio.wait_for(priority.before_poll(), 1)  # nothing in flight: at once
+    order: list[str] = []
+
+    async def background() -> None:
+        await priority.pause()
+        order.append("background")
+
+    with priority.scrape():
+        task = asyncio.create_task(background())
+        for _ in range(5):
+            await asyncio.sleep(0)  # the loop turns; the background work still waits
+        assert order == []
+        order.append("scrape")
+    await asyncio.wait_for(task, 1)
+    assert order == ["scrape", "background"]
+
+    started = time.monotonic()
+    with priority.scrape():  # a scrape that never ends, as far as the waiter knows
+        await asyncio.wait_for(priority.before_poll(), 1)
+    assert time.monotonic() - started >= MAX_PAUSE * 0.9
