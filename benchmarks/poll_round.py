@@ -2,6 +2,7 @@
 
 exporter: the exporter's own poller (GET, size cap, parse, state) for every endpoint.
 baseline: only an aiohttp GET and json.loads of the same requests, same concurrency.
+Both with the garbage-collector settings of the serving process (gctune.tune).
 Prints JSON: wall seconds, CPU seconds of the round.
 """
 
@@ -14,6 +15,7 @@ import time
 
 import aiohttp
 
+from exporter import gctune
 from exporter.collectors.registry import REQUESTS, endpoints
 from exporter.config import TokenAuth, load_config
 from exporter.poller import Poller, new_state
@@ -61,6 +63,8 @@ async def baseline_round(config_path: str) -> tuple[float, float, int]:
 
 if __name__ == "__main__":
     mode, config_path = sys.argv[1], sys.argv[2]
+    # both run with the serving process's interpreter settings (exporter/gctune.py)
+    gctune.tune()
     runner = exporter_round if mode == "exporter" else baseline_round
     wall, cpu, up = asyncio.run(runner(config_path))
     print(json.dumps({"wall": wall, "cpu": cpu, "up": up}))
