@@ -55,6 +55,7 @@ class Publisher:
         self.plain_size = 0
         self._joined: bytes | None = b""
         self._plain_scraped = False  # since the last render: the next one joins it too
+        self._tail: tuple[zlib._Compress, bytes, bytes] | None = None  # see gzip_tail
         self.gzip_head, self.gzip_rest = open_gzip([])  # the open gzip stream of the parts
         self.self_metrics = SelfMetrics()
         self.complete = False  # the published exposition holds every workspace's first poll
@@ -89,6 +90,15 @@ class Publisher:
         self.parts, self.plain_size = published.parts, published.size
         self.gzip_head, self.gzip_rest = published.gzip_head, published.gzip_rest
         self._joined = published.plain
+
+    def gzip_tail(self, own: bytes) -> bytes:
+        """The end of the gzip member: the self-metrics and the trailer, finished once per
+        render and self-metrics refresh (each at most once a second), not at every scrape."""
+        rest = self.gzip_rest
+        cached = self._tail
+        if cached is None or cached[0] is not rest or cached[1] is not own:
+            cached = self._tail = (rest, own, finish_gzip(rest, own))
+        return cached[2]
 
     def joined(self) -> bytes:
         """The plain exposition: joined by the render when plain scrapes came since the one
@@ -245,7 +255,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
     with publisher.state.priority.scrape():
         if _accepts_gzip(request):
-            head, tail = publisher.gzip_head, finish_gzip(publisher.gzip_rest, own)
+            head, tail = publisher.gzip_head, publisher.gzip_tail(own)
             response.headers["Content-Encoding"] = "gzip"
             response.content_length = len(head) + len(tail)
             await response.prepare(request)
