@@ -217,6 +217,36 @@ def start_exporter(config: Path, port: int) -> Process:
     )
 
 
+async def first_round(
+    session: aiohttp.ClientSession, url: str, exporter: Process, count: int
+) -> tuple[dict[str, Any], str]:
+    """Start-up times, then RSS and series once the first round is in; and the exposition."""
+    result: dict[str, Any] = {"n": count}
+    result["listening_s"] = await wait_healthy(session, url, exporter)
+    await wait_ready(session, url)
+    result["ready_s"] = time.perf_counter() - exporter.started
+    text = await full_exposition(session, url, count)
+    result["rss_mib"] = exporter.rss_mib()
+    # the fleet's series (the self-metrics, ~40 process_*/python_* lines, not counted)
+    result["series"] = sum(1 for line in text.splitlines() if line.startswith("rocketchat_"))
+    return result, text
+
+
+async def memory_run(tmp: Path, count: int, collectors: str) -> dict[str, Any]:
+    """Start-up and RSS only, with the given collectors (core: the issue's ~900 000 series)."""
+    fleet, fleet_url = start_fleet(tmp, count, 0.0, "normal")
+    config = write_config(tmp / f"memory-{count}.yaml", fleet_url, count, collectors=collectors)
+    port = free_port()
+    exporter = start_exporter(config, port)
+    try:
+        async with aiohttp.ClientSession() as session:
+            result, _ = await first_round(session, f"http://127.0.0.1:{port}", exporter, count)
+            return result | {"collectors": collectors}
+    finally:
+        exporter.stop()
+        fleet.stop()
+
+
 async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
     """Idle scrapes of the exporter and both baselines, RSS and start-up, for one fleet size."""
     fleet, fleet_url = start_fleet(tmp, count, 0.0, "normal")
@@ -226,18 +256,9 @@ async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
     port = free_port()
     exporter = start_exporter(config, port)
     url = f"http://127.0.0.1:{port}"
-    result: dict[str, Any] = {"n": count}
     try:
         async with aiohttp.ClientSession() as session:
-            result["listening_s"] = await wait_healthy(session, url, exporter)
-            await wait_ready(session, url)
-            result["ready_s"] = time.perf_counter() - exporter.started
-            text = await full_exposition(session, url, count)
-            result["rss_mib"] = exporter.rss_mib()
-            # the fleet's series (the self-metrics, ~40 process_*/python_* lines, not counted)
-            result["series"] = sum(
-                1 for line in text.splitlines() if line.startswith("rocketchat_")
-            )
+            result, text = await first_round(session, url, exporter, count)
             exposition = tmp / f"exposition-{count}.txt"
             exposition.write_text(text)
             result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
@@ -426,6 +447,7 @@ def report(
     all_rounds: list[dict[str, Any]],
     scrapes: int,
     standard: list[dict[str, Any]] | None = None,
+    memory: list[dict[str, Any]] | None = None,
 ) -> str:
     lines = [
         f"Machine: {machine()}",
@@ -455,10 +477,15 @@ def report(
         "| N workspaces | RSS after first round (MiB) | RSS per workspace (KiB) | start to /healthz (s) | start to /ready (s) |",
         "|---|---|---|---|---|",
     ]
-    for r in sizes:
+    for r in [*sizes, *(memory or [])]:
         per = r["rss_mib"] * 1024 / r["n"]
+        n = (
+            r["n"]
+            if "collectors" not in r
+            else f"{r['n']}, {r['collectors']} collectors only ({r['series']} series)"
+        )
         lines.append(
-            f"| {r['n']} | {r['rss_mib']:.0f} | {per:.0f} | {r['listening_s']:.2f} | {r['ready_s']:.2f} |"
+            f"| {n} | {r['rss_mib']:.0f} | {per:.0f} | {r['listening_s']:.2f} | {r['ready_s']:.2f} |"
         )
     if busy:
         n = busy["n"]
@@ -571,6 +598,10 @@ async def main() -> int:
         for count in sizes:
             print(f"measuring N={count} ...", file=sys.stderr)
             size_results.append(await size_run(tmp, count, args.scrapes))
+        memory = []
+        if args.collectors != "core":  # the issue's 10 000 x 5 instances, ~900 000 series
+            print(f"measuring N={max(sizes)} with the core collectors ...", file=sys.stderr)
+            memory.append(await memory_run(tmp, max(sizes), "core"))
         print(f"measuring scrapes under load at N={largest} ...", file=sys.stderr)
         busy: dict[str, Any] = {"n": largest}
         for mode in ("poll-5s", "poll-1s", "hang"):
@@ -584,7 +615,7 @@ async def main() -> int:
         for count in big:
             print(f"measuring a poll round at N={count} ...", file=sys.stderr)
             rounds.append({"n": count, **poll_round(tmp, count)})
-    text = report(size_results, busy, rounds, args.scrapes, standard)
+    text = report(size_results, busy, rounds, args.scrapes, standard, memory)
     print(text)
     if not args.no_write:
         (HERE / "RESULTS.md").write_text(
