@@ -170,12 +170,15 @@ def exporter_families(state: State) -> bytes:
 Fragment = tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]]
 
 
-def join_families(fragments: Iterable[Fragment], head: bytes) -> list[bytes]:
-    """The parts of the exposition: `head` (the exporter's own families), then per-workspace
-    fragments grouped family by family, each family under one header (the text format
-    requires a family's samples to be contiguous)."""
-    buckets: dict[str, list[bytes]] = {}
-    for fragment in fragments:  # one pass over what each workspace has
+class FamilyJoiner:
+    """Groups workspaces' fragments family by family, one workspace at a time (so that the
+    render can yield to the event loop between workspaces)."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, list[bytes]] = {}
+
+    def add(self, fragment: Fragment) -> None:
+        buckets = self._buckets
         for part in fragment:
             for name, samples in part.items():
                 bucket = buckets.get(name)
@@ -183,9 +186,21 @@ def join_families(fragments: Iterable[Fragment], head: bytes) -> list[bytes]:
                     buckets[name] = [_HEADERS[name], samples]
                 else:
                     bucket.append(samples)
-    parts = [head]
-    for name in ORDER:
-        bucket = buckets.get(name)
-        if bucket is not None:
-            parts.extend(bucket)
-    return parts
+
+    def parts(self, head: bytes) -> list[bytes]:
+        """`head` (the exporter's own families), then each family under its one header (the
+        text format requires a family's samples to be contiguous), in exposition order."""
+        parts = [head]
+        for name in ORDER:
+            bucket = self._buckets.get(name)
+            if bucket is not None:
+                parts.extend(bucket)
+        return parts
+
+
+def join_families(fragments: Iterable[Fragment], head: bytes) -> list[bytes]:
+    """The parts of the exposition of these workspaces' fragments (see FamilyJoiner)."""
+    joiner = FamilyJoiner()
+    for fragment in fragments:
+        joiner.add(fragment)
+    return joiner.parts(head)

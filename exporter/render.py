@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from .collectors.registry import FAMILIES
 from .encoder import (
+    FamilyJoiner,
     Fragment,
     exporter_families,
     join_families,
@@ -98,31 +99,32 @@ class Renderer:
             fragments.append(self._render(name, workspace) if fragment is None else fragment)
         return self.state.generation, self._parts_for(fragments)
 
-    async def snapshot_async(self, batch: int = 10) -> tuple[int, list[Fragment], bytes]:
-        """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces (and
-        to scrapes in flight, see priority.py) so that scrapes and polls never wait for a
-        whole fleet to be rendered; the fragments and the head, for join_families (which the
-        publisher runs in its worker thread). Changes made meanwhile may or may not be
-        included; the generation returned is the one before them, so the next render picks
-        them up."""
+    async def snapshot_async(self, batch: int = 10) -> tuple[int, list[bytes]]:
+        """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces, or
+        every 50 times as many cached ones (and to scrapes in flight, see priority.py), so that
+        scrapes and polls never wait for a whole fleet to be rendered and grouped. Changes made
+        meanwhile may or may not be included; the generation returned is the one before them,
+        so the next render picks them up."""
         generation = self.state.generation
-        fragments = []
-        rendered = 0
+        joiner = FamilyJoiner()
+        work = 0
         spent, segment = 0.0, time.perf_counter()
         for name, workspace in list(self.state.workspaces.items()):
             fragment = self._current(name, workspace)
             if fragment is None:
                 fragment = self._render(name, workspace)
-                rendered += 1
-                if rendered % batch == 0:
-                    spent += time.perf_counter() - segment
-                    await self.state.priority.pause()
-                    segment = time.perf_counter()
-            fragments.append(fragment)
+                work += 50
+            joiner.add(fragment)
+            work += 1
+            if work >= 50 * batch:
+                work = 0
+                spent += time.perf_counter() - segment
+                await self.state.priority.pause()
+                segment = time.perf_counter()
         self._forget_removed()
-        head = exporter_families(self.state)
+        parts = joiner.parts(exporter_families(self.state))
         self.last_render_seconds = spent + time.perf_counter() - segment
-        return generation, fragments, head
+        return generation, parts
 
     def plain(self) -> bytes:
         """The current exposition, rendered now if anything changed."""

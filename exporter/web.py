@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import time
 import zlib
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from .encoder import Fragment, join_families
 from .render import CONTENT_TYPE, Renderer
 from .selfmetrics import SelfMetrics, finish_gzip, open_gzip
 from .state import State
@@ -71,16 +69,15 @@ class Publisher:
 
     async def render(self) -> float:
         """Render and publish once; returns the CPU seconds it took (not time spent waiting).
-        The workspaces' fragments are rendered in the loop, a batch at a time; grouping them
-        by family, the gzip stream and (if plain scrapes came) the plain text are made in the
-        worker thread, in pieces short enough for the loop to take its turns."""
+        The workspaces' fragments are rendered and grouped by family in the loop, a batch at
+        a time; the gzip stream and (if plain scrapes came) the plain text are made in the
+        worker thread, in C calls short enough for the loop to take its turns (Python code
+        there would hold the GIL for 5 ms at a time while a scrape waits)."""
         complete = self.state.ready
-        generation, fragments, head = await self.renderer.snapshot_async()
+        generation, parts = await self.renderer.snapshot_async()
         plain, self._plain_scraped = self._plain_scraped, False
         loop = asyncio.get_running_loop()
-        published = await loop.run_in_executor(
-            self._executor, _assemble_fragments, fragments, head, plain
-        )
+        published = await loop.run_in_executor(self._executor, _assemble, parts, plain)
         self._publish(published)
         self.generation = generation
         self._set_complete(complete)
@@ -151,13 +148,6 @@ class _Published:
     gzip_rest: zlib._Compress
     plain: bytes | None  # None: joined at the first plain scrape
     worker_cpu: float  # thread CPU seconds it took
-
-
-def _assemble_fragments(fragments: list[Fragment], head: bytes, plain: bool) -> _Published:
-    started = time.thread_time()
-    parts = join_families(fragments, head)
-    published = _assemble(parts, plain)
-    return dataclasses.replace(published, worker_cpu=time.thread_time() - started)
 
 
 def _assemble(parts: list[bytes], plain: bool) -> _Published:
