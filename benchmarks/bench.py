@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,44 +234,44 @@ async def first_round(
     return result, text
 
 
-async def memory_run(tmp: Path, count: int, collectors: str) -> dict[str, Any]:
-    """Start-up and RSS only, with the given collectors (core: the issue's ~900 000 series)."""
-    fleet, fleet_url = start_fleet(tmp, count, 0.0, "normal")
-    config = write_config(tmp / f"memory-{count}.yaml", fleet_url, count, collectors=collectors)
+@contextlib.asynccontextmanager
+async def running(
+    tmp: Path, name: str, count: int, latency: float, mode: str = "normal", **config: Any
+) -> AsyncIterator[tuple[Process, Process, str, aiohttp.ClientSession]]:
+    """A fake fleet, an exporter polling it (config file `name`; the collectors of the command
+    line unless given) and a client session: (fleet, exporter, exporter URL, session)."""
+    fleet, fleet_url = start_fleet(tmp, count, latency, mode)
+    config.setdefault("collectors", OPTIONS["collectors"])
+    path = write_config(tmp / f"{name}-{count}.yaml", fleet_url, count, **config)
     port = free_port()
-    exporter = start_exporter(config, port)
+    exporter = start_exporter(path, port)
     try:
         async with aiohttp.ClientSession() as session:
-            result, _ = await first_round(session, f"http://127.0.0.1:{port}", exporter, count)
-            return result | {"collectors": collectors}
+            yield fleet, exporter, f"http://127.0.0.1:{port}", session
     finally:
         exporter.stop()
         fleet.stop()
+
+
+async def memory_run(tmp: Path, count: int, collectors: str) -> dict[str, Any]:
+    """Start-up and RSS only, with the given collectors (core: the issue's ~900 000 series)."""
+    async with running(tmp, "memory", count, 0.0, collectors=collectors) as run:
+        _, exporter, url, session = run
+        result, _ = await first_round(session, url, exporter, count)
+    return result | {"collectors": collectors}
 
 
 async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
     """Idle scrapes of the exporter and both baselines, RSS and start-up, for one fleet size."""
-    fleet, fleet_url = start_fleet(tmp, count, 0.0, "normal")
-    config = write_config(
-        tmp / f"config-{count}.yaml", fleet_url, count, collectors=OPTIONS["collectors"]
-    )
-    port = free_port()
-    exporter = start_exporter(config, port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            result, text = await first_round(session, url, exporter, count)
-            exposition = tmp / f"exposition-{count}.txt"
-            exposition.write_text(text)
-            result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
-            # the stock way is slow at large N: fewer scrapes keep the run short
-            result |= await scrape_baseline(session, tmp, "static", exposition, few(scrapes, count))
-            result |= await scrape_baseline(
-                session, tmp, "client", exposition, slow(scrapes, count)
-            )
-    finally:
-        exporter.stop()
-        fleet.stop()
+    async with running(tmp, "config", count, 0.0) as run:
+        _, exporter, url, session = run
+        result, text = await first_round(session, url, exporter, count)
+        exposition = tmp / f"exposition-{count}.txt"
+        exposition.write_text(text)
+        result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
+        # the stock way is slow at large N: fewer scrapes keep the run short
+        result |= await scrape_baseline(session, tmp, "static", exposition, few(scrapes, count))
+        result |= await scrape_baseline(session, tmp, "client", exposition, slow(scrapes, count))
     return result
 
 
@@ -278,46 +280,30 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
     while every workspace hangs until its timeout. All start from a full first round, so the
     exposition is as large as when idle."""
     interval = {"poll-5s": "5s", "poll-1s": "1s", "hang": "1s"}[mode]
-    fleet, fleet_url = start_fleet(
-        tmp, count, 0.1, "hang-on-signal" if mode == "hang" else "normal"
-    )
-    config = write_config(
-        tmp / f"busy-{mode}-{count}.yaml",
-        fleet_url,
-        count,
-        poll_interval=interval,
-        statistics_interval=interval,
-        timeout="30s",
-        collectors=OPTIONS["collectors"],
-    )
-    port = free_port()
-    exporter = start_exporter(config, port)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            await wait_ready(session, url)
-            if mode == "hang":
-                fleet.proc.send_signal(signal.SIGUSR1)
-                await asyncio.sleep(2.5)  # every workspace's next polls are sent and hang
-            else:
-                await asyncio.sleep(float(interval[:-1]))  # past the first round's burst
-            own = await scrape_both(session, url + "/metrics", scrapes, "exporter")
-            # baseline (a) scraped under the very same load: separates the exporter's design
-            # from a machine whose two cores are busy with the fake fleet and the polls
-            async with session.get(url + "/metrics") as resp:
-                exposition = tmp / f"busy-exposition-{mode}.txt"
-                exposition.write_text(await resp.text())
-            static = await scrape_baseline(session, tmp, "static", exposition, scrapes)
-            result = {
-                "plain": own["exporter_plain"],
-                "gzip": own["exporter_gzip"],
-                "static_plain": static["static_plain"],
-                "static_gzip": static["static_gzip"],
-            }
-            return result
-    finally:
-        exporter.stop()
-        fleet.stop()
+    fleet_mode = "hang-on-signal" if mode == "hang" else "normal"
+    options = {"poll_interval": interval, "statistics_interval": interval, "timeout": "30s"}
+    async with running(tmp, f"busy-{mode}", count, 0.1, fleet_mode, **options) as run:
+        fleet, _, url, session = run
+        await wait_ready(session, url)
+        if mode == "hang":
+            fleet.proc.send_signal(signal.SIGUSR1)
+            await asyncio.sleep(2.5)  # every workspace's next polls are sent and hang
+        else:
+            await asyncio.sleep(float(interval[:-1]))  # past the first round's burst
+        own = await scrape_both(session, url + "/metrics", scrapes, "exporter")
+        # baseline (a) scraped under the very same load: separates the exporter's design
+        # from a machine whose two cores are busy with the fake fleet and the polls
+        async with session.get(url + "/metrics") as resp:
+            exposition = tmp / f"busy-exposition-{mode}.txt"
+            exposition.write_text(await resp.text())
+        static = await scrape_baseline(session, tmp, "static", exposition, scrapes)
+        result = {
+            "plain": own["exporter_plain"],
+            "gzip": own["exporter_gzip"],
+            "static_plain": static["static_plain"],
+            "static_gzip": static["static_gzip"],
+        }
+        return result
 
 
 async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
@@ -325,32 +311,22 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
     every 5 min), 100 ms server latency. The exporter is scraped while its polls land; (b')
     is prometheus_client re-rendering when data changed (at the same rate of changes), and
     (a) the same bytes pre-rendered. Plus the render CPU per second of each (render_cost.py)."""
-    fleet, fleet_url = start_fleet(tmp, count, 0.1, "normal")
-    config = write_config(
-        tmp / f"standard-{count}.yaml", fleet_url, count, collectors=OPTIONS["collectors"]
-    )
-    port = free_port()
-    exporter = start_exporter(config, port)
-    url = f"http://127.0.0.1:{port}"
     result: dict[str, Any] = {"n": count}
-    try:
-        async with aiohttp.ClientSession() as session:
-            await wait_ready(session, url)
-            text = await full_exposition(session, url, count)
-            await asyncio.sleep(3)  # past the first round: polls now land spread over 30 s
-            result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
-            exposition = tmp / f"standard-exposition-{count}.txt"
-            exposition.write_text(text)
-            changes = str(count / 30 * 1.4)  # instances.get every 30 s, 4 more every 5 min
-            result |= await scrape_baseline(
-                session, tmp, "cached", exposition, slow(scrapes, count), changes
-            )
-            result |= await scrape_baseline(
-                session, tmp, "static", exposition, few(scrapes, count), changes
-            )
-    finally:
-        exporter.stop()
-        fleet.stop()
+    async with running(tmp, "standard", count, 0.1) as run:
+        _, _, url, session = run
+        await wait_ready(session, url)
+        text = await full_exposition(session, url, count)
+        await asyncio.sleep(3)  # past the first round: polls now land spread over 30 s
+        result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
+        exposition = tmp / f"standard-exposition-{count}.txt"
+        exposition.write_text(text)
+        changes = str(count / 30 * 1.4)  # instances.get every 30 s, 4 more every 5 min
+        result |= await scrape_baseline(
+            session, tmp, "cached", exposition, slow(scrapes, count), changes
+        )
+        result |= await scrape_baseline(
+            session, tmp, "static", exposition, few(scrapes, count), changes
+        )
     out = subprocess.run(
         [sys.executable, str(HERE / "render_cost.py"), str(count), "15"],
         capture_output=True,
