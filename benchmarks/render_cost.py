@@ -109,7 +109,7 @@ async def exporter_cost(count: int, seconds: float) -> tuple[dict[str, float], s
     figures = {
         "cpu_per_second": cpu / wall - idle_per_second,
         "landed_per_second": landed / wall,
-        "bytes": publisher.plain_size,
+        "bytes": len(publisher.joined()),
     }
     return figures, b"".join(publisher.parts).decode()
 

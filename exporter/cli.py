@@ -22,7 +22,6 @@ from .demo import FakeRocketChat, config_for, demo_workspaces, start_health
 from .poller import Poller, new_state
 from .render import Renderer
 from .shard import assigned, parse_shard
-from .web import PUBLISHER_KEY
 from .webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
@@ -211,8 +210,7 @@ async def _serve(
 
 
 async def _settle_after_first_round(exporter: Exporter) -> None:
-    assert exporter.app is not None
-    await exporter.app[PUBLISHER_KEY].completed.wait()
+    await exporter.state.first_exposition.wait()
     gctune.settle()
 
 

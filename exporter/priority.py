@@ -39,11 +39,18 @@ class ScrapePriority:
         if not self.in_flight:
             await asyncio.sleep(0)
             return
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(MAX_PAUSE):
-                await self._idle.wait()
+        await wait_at_most(self._idle, MAX_PAUSE)
 
     async def before_poll(self) -> None:
         """A new poll waits for the scrapes in flight (or MAX_PAUSE); at once if none."""
         if self.in_flight:
             await self.pause()
+
+
+async def wait_at_most(event: asyncio.Event, limit: float) -> None:
+    """Until `event` is set, or `limit` seconds. asyncio.timeout, not wait_for: in 3.11
+    wait_for can swallow a cancellation that arrives as the event is set (a poll loop then
+    outlived its workspace and stop() hung)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(limit):
+            await event.wait()

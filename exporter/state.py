@@ -7,13 +7,12 @@ Every change bumps a version so the renderer knows what to re-render.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from .parse import InstancesAnswer, Statistics
-from .priority import ScrapePriority
+from .priority import ScrapePriority, wait_at_most
 
 INSTANCES = "instances.get"
 STATISTICS = "statistics.list"
@@ -76,11 +75,7 @@ class WorkspaceState:
         """Until the core endpoints' first polls ended (at most `limit` seconds): the optional
         collectors start after them, so the first round (and /ready) is not slowed by them,
         and health knows the instances and the version."""
-        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that
-        # arrives as the event is set, and the poll loop would then outlive its workspace
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(limit):
-                await self.core_polled.wait()
+        await wait_at_most(self.core_polled, limit)
 
     def collector_success(self) -> list[tuple[str, bool]]:
         """(collector, ok) for each enabled collector whose endpoints have all been polled."""
@@ -259,9 +254,7 @@ class State:
         """Until /ready (at most `limit` seconds): the optional collectors start then, so that
         the core round and its first render do not share the machine with three more
         requests per workspace."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(limit):  # not wait_for (see wait_for_core)
-                await self.first_exposition.wait()
+        await wait_at_most(self.first_exposition, limit)
 
     @property
     def ready(self) -> bool:

@@ -46,18 +46,17 @@ class Publisher:
         self.state = state
         self.generation = -1
         # the exposition is kept as its parts (the renderer's fragments, not copied) and gzip;
-        # the plain text is joined at the first plain scrape after a render, and dropped at
-        # the next render: Prometheus asks for gzip, and at 10 000 workspaces a plain copy
-        # held all the time would be 160 MB
+        # the plain text only while plain scrapes come (see joined): Prometheus asks for gzip,
+        # and at 10 000 workspaces a plain copy held all the time would be 160 MB
         self.parts: list[bytes] = []
-        self.plain_size = 0
         self._joined: bytes | None = b""
         self._plain_scraped = False  # since the last render: the next one joins it too
         self._tail: tuple[zlib._Compress, bytes, bytes] | None = None  # see gzip_tail
         self.gzip_head, self.gzip_rest = open_gzip([])  # the open gzip stream of the parts
         self.self_metrics = SelfMetrics()
-        self.complete = False  # the published exposition holds every workspace's first poll
-        self.completed = asyncio.Event()  # set with `complete`
+        # the published exposition holds every workspace's first poll (then the state's
+        # first_exposition event is set too)
+        self.complete = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
 
     def publish_now(self) -> None:
@@ -84,7 +83,7 @@ class Publisher:
         return self.renderer.last_render_seconds + published.worker_cpu
 
     def _publish(self, published: _Published) -> None:
-        self.parts, self.plain_size = published.parts, published.size
+        self.parts = published.parts
         self.gzip_head, self.gzip_rest = published.gzip_head, published.gzip_rest
         self._joined = published.plain
 
@@ -108,7 +107,6 @@ class Publisher:
     def _set_complete(self, complete: bool) -> None:
         if complete and not self.complete:
             self.complete = True
-            self.completed.set()
             self.state.first_exposition.set()
 
     async def run(self) -> None:
@@ -143,7 +141,6 @@ class Publisher:
 @dataclass(frozen=True, slots=True)
 class _Published:
     parts: list[bytes]
-    size: int
     gzip_head: bytes
     gzip_rest: zlib._Compress
     plain: bytes | None  # None: joined at the first plain scrape
@@ -151,7 +148,7 @@ class _Published:
 
 
 def _assemble(parts: list[bytes], plain: bool) -> _Published:
-    """The exposition's parts, size, open gzip stream and, if asked, plain text."""
+    """The exposition's parts, open gzip stream and, if asked, plain text."""
     started = time.thread_time()
     text = None
     if plain:
@@ -160,8 +157,7 @@ def _assemble(parts: list[bytes], plain: bool) -> _Published:
         text = b"".join(pieces)
     else:  # each piece is dropped once compressed: no transient copy of the whole
         head, rest = open_gzip(slices(parts))
-    size = sum(map(len, parts))
-    return _Published(parts, size, head, rest, text, time.thread_time() - started)
+    return _Published(parts, head, rest, text, time.thread_time() - started)
 
 
 SLICE_PARTS = 1024  # parts joined at a time: ~0.3 ms, ~0.4 MB at 10 000 workspaces
