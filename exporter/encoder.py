@@ -41,9 +41,9 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
         if number is not None:
             labels = f"{ws_label},{extra}" if extra else ws_label
             out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
-    for sample in stats.more:
-        labels = f"{ws_label},{sample.label}" if sample.label else ws_label
-        out[sample.family].append(f"{sample.family}{{{labels}}} {fmt(sample.value)}\n")
+    for family, label, value in statfields.present(stats.more):
+        labels = f"{ws_label},{label}" if label else ws_label
+        out[family].append(f"{family}{{{labels}}} {fmt(value)}\n")
     if stats.deployment is not None:
         labels = ",".join(f'{k}="{escape(v)}"' for k, v in stats.deployment)
         info = statfields.DEPLOYMENT_INFO

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
-    from .statfields import Sample
+    from .statfields import Values
 
 # Real clusters run a handful of instances, large ones a few dozen: an answer listing more is
 # hostile or broken, and would flood Prometheus with series.
@@ -126,7 +126,7 @@ class Statistics:
     livechat_visitors: float | None
     livechat_agents: float | None
     # more from the same record (statfields.py), and the operator's extra_statistics
-    more: tuple[Sample, ...] = ()
+    more: Values = ()
     deployment: tuple[tuple[str, str], ...] | None = None
     extra: tuple[tuple[str, float], ...] = ()
 

@@ -58,6 +58,23 @@ def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext | bool:
 class RocketChatClient:
     """One workspace's view of the shared HTTP session, with its credentials."""
 
+    __slots__ = (  # one per workspace: no instance dict (0.4 KB each)
+        "session",
+        "on_login",
+        "semaphore",
+        "workspace",
+        "max_response_bytes",
+        "ssl",
+        "_user_id",
+        "_token",
+        "_login_lock",
+        "_auth_generation",
+        "login_failures",
+        "login_not_before",
+        "login_error",
+        "_urls",
+    )
+
     def __init__(
         self,
         session: aiohttp.ClientSession,

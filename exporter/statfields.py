@@ -7,6 +7,7 @@ not ready), is an absent series, never 0.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -175,13 +176,6 @@ _MONTHS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    family: str
-    label: str  # "" or `name="value"` (values here are fixed words)
-    value: float
-
-
 def lookup(record: dict[str, Any], path: str) -> Any:
     value: Any = record
     for key in path.split("."):
@@ -226,21 +220,29 @@ def _value(raw: Any, kind: str) -> float | None:
 
 # every source of FIELDS once: (family, label text, kind, path keys); the label strings are
 # shared by every workspace's samples
-_SOURCES = tuple(
+SOURCES = tuple(
     (field.family, f'{field.label}="{label_value}"' if field.label else "", field.kind, path)
     for field in FIELDS
     for path, label_value in field.sources
 )
 
+# a record's values, one per SOURCES entry (None: absent). Plain floats in a plain tuple: no
+# object per sample, and the garbage collector untracks the tuple after one look at it
+Values = tuple[float | None, ...]
 
-def samples(record: dict[str, Any]) -> tuple[Sample, ...]:
-    """Every sample of FIELDS the record has."""
-    found = []
-    for family, label, kind, path in _SOURCES:
-        value = _value(lookup(record, path), kind)
+
+def samples(record: dict[str, Any]) -> Values:
+    """The value of every source of FIELDS, in SOURCES order (None where the record has none)."""
+    return tuple(_value(lookup(record, path), kind) for _, _, kind, path in SOURCES)
+
+
+def present(values: Values) -> Iterator[tuple[str, str, float]]:
+    """(family, label text, value) of each value the record had (none for `()`)."""
+    if not values:
+        return
+    for (family, label, _, _), value in zip(SOURCES, values, strict=True):
         if value is not None:
-            found.append(Sample(family, label, value))
-    return tuple(found)
+            yield family, label, value
 
 
 def deployment(record: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from . import gctune
 from .render import CONTENT_TYPE, Renderer
 from .selfmetrics import SelfMetrics, finish_gzip, open_gzip
 from .state import State
@@ -157,6 +158,7 @@ def _assemble(parts: list[bytes], plain: bool) -> _Published:
         text = b"".join(pieces)
     else:  # each piece is dropped once compressed: no transient copy of the whole
         head, rest = open_gzip(slices(parts))
+    gctune.release_free_memory()
     return _Published(parts, head, rest, text, time.thread_time() - started)
 
 

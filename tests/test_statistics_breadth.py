@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from exporter import statfields
 from exporter.demo import FakeRocketChat
 from exporter.parse import parse_statistics_list
 from exporter.statfields import js_date
@@ -18,7 +19,7 @@ from conftest import fast_config, fixture, promtool_check_metrics, series, value
 def by_family(answer: str, extra: tuple[str, ...] = ()) -> dict[tuple[str, str], float]:
     stats = parse_statistics_list(fixture(answer), extra)
     assert stats is not None
-    found = {(s.family, s.label): s.value for s in stats.more}
+    found = {(family, label): value for family, label, value in statfields.present(stats.more)}
     found.update({("extra", path): v for path, v in stats.extra})
     return found
 
