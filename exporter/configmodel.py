@@ -44,7 +44,7 @@ class Secret:
         return hash(self._value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TokenAuth:
     """User id plus personal access token, given inline or as a file re-read on rejection."""
 
@@ -53,7 +53,7 @@ class TokenAuth:
     token_file: Path | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PasswordAuth:
     """Username plus password: the exporter logs in and re-logs in on 401."""
 
@@ -65,7 +65,7 @@ class PasswordAuth:
 Auth = TokenAuth | PasswordAuth
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TLSConfig:
     ca_file: Path | None = None
     insecure_skip_verify: bool = False
@@ -74,7 +74,7 @@ class TLSConfig:
 DEFAULT_HEALTH_ADDRESS = "http://{host}:{port}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class WorkspaceConfig:
     name: str
     url: str  # normalised: no trailing slash; API paths are appended to it
@@ -91,7 +91,7 @@ class WorkspaceConfig:
     health_address: str = DEFAULT_HEALTH_ADDRESS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Config:
     listen_host: str = "0.0.0.0"
     listen_port: int = 9877

@@ -54,17 +54,26 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
         )
 
 
-def _encoded(out: dict[str, list[str]]) -> dict[str, bytes]:
+# a workspace's samples of one part: the families present (one shared tuple per set of names)
+# and each family's sample lines, in the same order. Two tuples, not a dict: 0.8 KB less per
+# workspace, and the join walks them faster
+Part = tuple[tuple[str, ...], tuple[bytes, ...]]
+EMPTY: Part = ((), ())
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _encoded(out: dict[str, list[str]]) -> Part:
     # the parsers already escape lone surrogates (see parse.clean); this keeps that promise
     # even for a string that did not pass through them, without merging distinct values
-    return {
-        name: "".join(lines).encode("utf-8", "backslashreplace")
-        for name, lines in out.items()
-        if lines
-    }
+    present = [(name, lines) for name, lines in out.items() if lines]
+    names = tuple(name for name, _ in present)
+    shared = _NAMES.get(names)
+    if shared is None:  # a new set of families: bounded by the subsets the encoders make
+        shared = _NAMES[names] = names
+    return shared, tuple("".join(lines).encode("utf-8", "backslashreplace") for _, lines in present)
 
 
-def render_instances(name: str, instances: InstancesAnswer) -> dict[str, bytes]:
+def render_instances(name: str, instances: InstancesAnswer) -> Part:
     """The instances.get part of a workspace's samples, by family."""
     ws_label = f'workspace="{escape(name)}"'
     out: dict[str, list[str]] = {family: [] for family in ORDER}
@@ -77,14 +86,14 @@ def render_instances(name: str, instances: InstancesAnswer) -> dict[str, bytes]:
     return _encoded(out)
 
 
-def render_statistics(name: str, stats: Statistics) -> dict[str, bytes]:
+def render_statistics(name: str, stats: Statistics) -> Part:
     """The statistics.list part of a workspace's samples, by family."""
     out: dict[str, list[str]] = {family: [] for family in ORDER}
     _statistics_lines(f'workspace="{escape(name)}"', stats, out)
     return _encoded(out)
 
 
-def render_bookkeeping(workspace: WorkspaceState) -> dict[str, bytes]:
+def render_bookkeeping(workspace: WorkspaceState) -> Part:
     """rocketchat_up and the exporter's poll metrics of a workspace, by family."""
     out: dict[str, list[str]] = {family: [] for family in ORDER}
     ws_label = f'workspace="{escape(workspace.name)}"'
@@ -163,11 +172,11 @@ def exporter_families(state: State) -> bytes:
     return _BUILD_INFO + text.encode()
 
 
-# A workspace's samples come in three dicts, family -> bytes: its instances.get part, its
-# statistics.list part (each re-rendered only when that data changed) and the rest
-# (bookkeeping and optional collectors, re-rendered at every change). Kept apart, not merged
-# into one dict per workspace: that copy was 2 KB a workspace.
-Fragment = tuple[dict[str, bytes], dict[str, bytes], dict[str, bytes]]
+# A workspace's samples come in three parts: its instances.get part, its statistics.list part
+# (each re-rendered only when that data changed) and the rest (bookkeeping and optional
+# collectors, re-rendered at every change). Kept apart, not merged into one per workspace:
+# that copy was 2 KB a workspace.
+Fragment = tuple[Part, Part, Part]
 
 
 class FamilyJoiner:
@@ -179,8 +188,8 @@ class FamilyJoiner:
 
     def add(self, fragment: Fragment) -> None:
         buckets = self._buckets
-        for part in fragment:
-            for name, samples in part.items():
+        for names, lines in fragment:
+            for name, samples in zip(names, lines, strict=True):
                 bucket = buckets.get(name)
                 if bucket is None:
                     buckets[name] = [_HEADERS[name], samples]

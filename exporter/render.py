@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import gzip
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .collectors.registry import FAMILIES
 from .encoder import (
+    EMPTY,
     FamilyJoiner,
     Fragment,
+    Part,
     exporter_families,
     join_families,
     render_bookkeeping,
@@ -31,14 +33,14 @@ __all__ = ["CONTENT_TYPE", "FAMILIES", "Renderer", "fmt"]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@dataclass
+@dataclass(slots=True)
 class _DataParts:
     """A workspace's rendered data, kept while the parsed objects they came from are current."""
 
     instances: InstancesAnswer | None = None
-    instance_samples: dict[str, bytes] = field(default_factory=dict)
+    instance_samples: Part = EMPTY
     statistics: Statistics | None = None
-    statistics_samples: dict[str, bytes] = field(default_factory=dict)
+    statistics_samples: Part = EMPTY
 
 
 class Renderer:
@@ -68,12 +70,14 @@ class Renderer:
         if parts.instances is not workspace.instances:
             parts.instances = workspace.instances
             parts.instance_samples = (
-                {} if workspace.instances is None else render_instances(name, workspace.instances)
+                EMPTY
+                if workspace.instances is None
+                else render_instances(name, workspace.instances)
             )
         if parts.statistics is not workspace.statistics:
             parts.statistics = workspace.statistics
             parts.statistics_samples = (
-                {}
+                EMPTY
                 if workspace.statistics is None
                 else render_statistics(name, workspace.statistics)
             )

@@ -59,20 +59,20 @@ class RocketChatClient:
     """One workspace's view of the shared HTTP session, with its credentials."""
 
     __slots__ = (  # one per workspace: no instance dict (0.4 KB each)
-        "session",
-        "on_login",
-        "semaphore",
-        "workspace",
-        "max_response_bytes",
-        "ssl",
-        "_user_id",
-        "_token",
-        "_login_lock",
         "_auth_generation",
+        "_login_lock",
+        "_token",
+        "_urls",
+        "_user_id",
+        "login_error",
         "login_failures",
         "login_not_before",
-        "login_error",
-        "_urls",
+        "max_response_bytes",
+        "on_login",
+        "semaphore",
+        "session",
+        "ssl",
+        "workspace",
     )
 
     def __init__(
