@@ -228,7 +228,14 @@ async def first_round(
     await wait_ready(session, url)
     result["ready_s"] = time.perf_counter() - exporter.started
     text = await full_exposition(session, url, count)
-    result["rss_mib"] = exporter.rss_mib()
+    # steady RSS, not the moment of one render's buffers: the median of 10 samples over 5 s
+    # (renders run every few seconds at large N), and their largest
+    samples = []
+    for _ in range(10):
+        samples.append(exporter.rss_mib())
+        await asyncio.sleep(0.5)
+    result["rss_mib"] = statistics.median(samples)
+    result["rss_max_mib"] = max(samples)
     # the fleet's series (the self-metrics, ~40 process_*/python_* lines, not counted)
     result["series"] = sum(1 for line in text.splitlines() if line.startswith("rocketchat_"))
     return result, text
@@ -450,18 +457,27 @@ def report(
         "",
         "## Memory and start-up",
         "",
-        "| N workspaces | RSS after first round (MiB) | RSS per workspace (KiB) | start to /healthz (s) | start to /ready (s) |",
-        "|---|---|---|---|---|",
+        "RSS after the first round: the median (and largest) of 10 samples over 5 s; per workspace: "
+        "RSS / N, and above the smallest N's RSS (what each added workspace costs).",
+        "",
+        "| N workspaces | RSS after first round, MiB (MB) | largest sample (MiB) | RSS per workspace (KiB) | above the smallest N, per workspace (KiB) | start to /healthz (s) | start to /ready (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
+    smallest = min(sizes, key=lambda r: r["n"])
     for r in [*sizes, *(memory or [])]:
         per = r["rss_mib"] * 1024 / r["n"]
+        added = r["n"] - smallest["n"]
+        marginal = (
+            f"{(r['rss_mib'] - smallest['rss_mib']) * 1024 / added:.0f}" if added > 0 else "-"
+        )
         n = (
             r["n"]
             if "collectors" not in r
             else f"{r['n']}, {r['collectors']} collectors only ({r['series']} series)"
         )
         lines.append(
-            f"| {n} | {r['rss_mib']:.0f} | {per:.0f} | {r['listening_s']:.2f} | {r['ready_s']:.2f} |"
+            f"| {n} | {r['rss_mib']:.0f} ({r['rss_mib'] * 1.048576:.0f}) | {r['rss_max_mib']:.0f} "
+            f"| {per:.0f} | {marginal} | {r['listening_s']:.2f} | {r['ready_s']:.2f} |"
         )
     if busy:
         n = busy["n"]

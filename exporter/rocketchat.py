@@ -7,7 +7,9 @@ the URL path and what to do, and never a header value or a secret.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
 import random
 import ssl
 import time
@@ -51,8 +53,20 @@ def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext | bool:
         return False
     if tls.ca_file is None:
         return True
-    context = ssl.create_default_context(cafile=str(tls.ca_file))
-    return context
+    path = str(tls.ca_file)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ssl.create_default_context(cafile=path)  # raises the same error, clearly
+    return _ca_context(os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _ca_context(path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
+    """One context per CA file (and version of it): a fleet often shares one ca_file, and each
+    context holds the parsed certificates (10 000 workspaces would load it 10 000 times, at
+    start-up and at every reload). A changed file is a new key: reloads pick it up."""
+    return ssl.create_default_context(cafile=path)
 
 
 class RocketChatClient:
