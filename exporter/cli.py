@@ -13,16 +13,19 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, gctune
 from .config import load_config
 from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
 from .daemon import Exporter
-from .demo import FakeRocketChat, config_for, demo_workspaces, start_health
 from .poller import Poller, new_state
 from .render import Renderer
 from .shard import assigned, parse_shard
 from .webconfig import WebConfig, load_web_config
+
+if TYPE_CHECKING:
+    from .demo import FakeRocketChat
 
 log = logging.getLogger("exporter")
 
@@ -221,7 +224,9 @@ async def _run(
     overrides: Overrides,
 ) -> int:
     fake: FakeRocketChat | None = None
-    if config is None:  # --demo
+    if config is None:  # --demo (imported here: the simulated server is not needed to serve)
+        from .demo import FakeRocketChat, config_for, demo_workspaces, start_health
+
         fake = FakeRocketChat(demo_workspaces())
         await fake.start()
         await start_health(fake)  # each simulated instance answers /livez or /health itself
