@@ -191,6 +191,7 @@ async def _serve(
         )
         return EXIT_FAIL
     settling = asyncio.create_task(_settle_after_first_round(exporter), name="gc settle")
+    collecting = asyncio.create_task(gctune.collect_periodically(), name="gc clock")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -208,6 +209,7 @@ async def _serve(
     await stop.wait()
     log.info("signal received, shutting down")
     settling.cancel()
+    collecting.cancel()
     await asyncio.wait_for(exporter.stop(), timeout=1.5)
     return EXIT_OK
 
