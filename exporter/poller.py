@@ -9,13 +9,14 @@ a task per endpoint cost ~1.7 KB, 85 MB at 10 000 workspaces with 5 endpoints ea
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import math
 import random
 import time
 import urllib.parse
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +84,7 @@ class _Schedule:
     backoff_steps: int = 0
     last_logged: str = ""
     timer: asyncio.TimerHandle | None = None  # the next poll, while none runs
+    fire: Callable[[], None] | None = None  # what that timer calls (made once, see _prepare)
 
 
 class Poller:
@@ -101,6 +103,11 @@ class Poller:
         self.tasks: dict[str, set[asyncio.Task[None]]] = {}  # polls running now, by workspace
         self.owners: dict[str, WorkspaceState] = {}
         self.schedules: dict[tuple[str, str], _Schedule] = {}
+        # the timers between polls (one per endpoint, 70 000 at 10 000 workspaces) call their
+        # schedule's `fire`, made once, in one shared context, rather than with a new bound
+        # method, argument tuple and context each: three objects fewer per timer for every
+        # garbage collection to walk (they were 40 % of what a full collection walked)
+        self._context = contextvars.copy_context()
 
     async def open(self) -> None:
         self.session = new_session(self.config.max_concurrency)
@@ -119,7 +126,10 @@ class Poller:
             on_login=functools.partial(self.state.record_login, workspace.name, owner=owner),
         )
         for endpoint, interval in endpoints(workspace):
-            self.schedules[(workspace.name, endpoint)] = _Schedule(interval)
+            schedule = self.schedules[(workspace.name, endpoint)] = _Schedule(interval)
+            schedule.fire = functools.partial(
+                self._spawn, workspace.name, endpoint, schedule, False
+            )
 
     def start(self) -> None:
         """Start polling every endpoint of every workspace."""
@@ -174,7 +184,12 @@ class Poller:
             if schedule is not None:
                 spread = min(fleet * 0.003, schedule.interval / 10)
                 schedule.timer = loop.call_later(
-                    random.uniform(0, spread), self._spawn, name, endpoint, schedule
+                    random.uniform(0, spread),
+                    self._spawn,
+                    name,
+                    endpoint,
+                    schedule,
+                    context=self._context,
                 )
 
     async def add(self, workspace: WorkspaceConfig) -> None:
@@ -187,9 +202,10 @@ class Poller:
         """Stop polling a workspace and forget its client and schedules."""
         tasks = list(self.tasks.pop(name, ()))
         for key in [k for k in self.schedules if k[0] == name]:
-            timer = self.schedules.pop(key).timer
-            if timer is not None:
-                timer.cancel()
+            schedule = self.schedules.pop(key)
+            schedule.fire = None  # it refers to the schedule: no cycle left for the collector
+            if schedule.timer is not None:
+                schedule.timer.cancel()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -230,7 +246,9 @@ class Poller:
         if schedule.next_due < now:  # the poll overran: skip the missed ticks, keep the phase
             schedule.next_due += math.ceil((now - schedule.next_due) / interval) * interval
         wait = max(schedule.next_due - now, schedule.not_before - time.time())
-        schedule.timer = loop.call_at(now + wait, self._spawn, name, endpoint, schedule, False)
+        if schedule.fire is None:  # removed meanwhile
+            return
+        schedule.timer = loop.call_at(now + wait, schedule.fire, context=self._context)
 
     async def poll(self, name: str, endpoint: str) -> None:
         """One poll of one endpoint: request, parse, record success or failure. Never raises:
