@@ -60,6 +60,9 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
 Part = tuple[tuple[str, ...], tuple[bytes, ...]]
 EMPTY: Part = ((), ())
 _NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+# distinct sets of families shared: a handful in practice, but which statistics fields a
+# server sends is up to the server, so the table is capped (past it, each part keeps its own)
+MAX_SHARED_NAMES = 1024
 
 
 def _encoded(out: dict[str, list[str]]) -> Part:
@@ -68,8 +71,10 @@ def _encoded(out: dict[str, list[str]]) -> Part:
     present = [(name, lines) for name, lines in out.items() if lines]
     names = tuple(name for name, _ in present)
     shared = _NAMES.get(names)
-    if shared is None:  # a new set of families: bounded by the subsets the encoders make
-        shared = _NAMES[names] = names
+    if shared is None:
+        shared = names
+        if len(_NAMES) < MAX_SHARED_NAMES:
+            _NAMES[names] = names
     return shared, tuple("".join(lines).encode("utf-8", "backslashreplace") for _, lines in present)
 
 

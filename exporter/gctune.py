@@ -7,7 +7,9 @@ replaces it. The cyclic collector would still walk all of it, again and again, a
 are promoted through its generations: a quarter of the poll CPU at 1000 workspaces
 (benchmarks/RESULTS.md), and pauses that grow with the fleet. So the serving process (not
 --once, not the tests) freezes what exists once the first round is in (it is never scanned
-again, and still freed by reference counting) and collects young objects less often.
+again, and still freed by reference counting), collects on a clock rather than only on
+CPython's allocation counts (collect_periodically), and gives the C heap's free pages back
+after each render (release_free_memory).
 """
 
 from __future__ import annotations

@@ -148,3 +148,17 @@ async def test_background_work_steps_aside_for_a_scrape_in_flight_but_not_foreve
     with priority.scrape():  # a scrape that never ends, as far as the waiter knows
         await asyncio.wait_for(priority.before_poll(), 1)
     assert time.monotonic() - started >= MAX_PAUSE * 0.9
+
+
+def test_the_shared_family_sets_stay_bounded_whatever_fields_servers_send() -> None:
+    """Which statistics fields a record has is up to the server: a server answering with a new
+    combination at every poll must not grow the table of shared family sets for ever."""
+    from exporter import encoder
+
+    families = list(encoder.ORDER)[:12]
+    for mask in range(1, 4096):  # every non-empty subset of 12 families
+        out = {f: ([f"{f} 1\n"] if mask >> i & 1 else []) for i, f in enumerate(families)}
+        names, lines = encoder._encoded(out)
+        assert names == tuple(f for i, f in enumerate(families) if mask >> i & 1)
+        assert len(lines) == len(names)
+    assert len(encoder._NAMES) <= encoder.MAX_SHARED_NAMES
