@@ -20,14 +20,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from .collectors.base import Fetch
 from .collectors.registry import COLLECTORS, REQUESTS, enabled, endpoints
 from .configmodel import Config, WorkspaceConfig
+from .httpclient import HttpClient
 from .parse import ParseError
 from .rcerrors import PollError
-from .rocketchat import RocketChatClient, new_session
+from .rocketchat import RocketChatClient, new_http_client
 from .state import LOGIN, State, WorkspaceState
 from .units import backoff
 
@@ -98,7 +97,7 @@ class Poller:
         self.config = config
         self.state = state
         self.clients: dict[str, RocketChatClient] = {}
-        self.session: aiohttp.ClientSession | None = None
+        self.http: HttpClient | None = None
         self.semaphore: asyncio.Semaphore | None = None
         self.tasks: dict[str, set[asyncio.Task[None]]] = {}  # polls running now, by workspace
         self.owners: dict[str, WorkspaceState] = {}
@@ -110,16 +109,16 @@ class Poller:
         self._context = contextvars.copy_context()
 
     async def open(self) -> None:
-        self.session = new_session(self.config.max_concurrency)
+        self.http = new_http_client(self.config.max_concurrency)
         self.semaphore = asyncio.Semaphore(self.config.max_concurrency)
         for workspace in self.config.workspaces:
             self._prepare(workspace)
 
     def _prepare(self, workspace: WorkspaceConfig) -> None:
-        assert self.session is not None and self.semaphore is not None
+        assert self.http is not None and self.semaphore is not None
         owner = self.owners[workspace.name] = self.state.workspaces[workspace.name]
         self.clients[workspace.name] = RocketChatClient(
-            self.session,
+            self.http,
             self.semaphore,
             workspace,
             self.config.max_response_bytes,
@@ -215,8 +214,8 @@ class Poller:
     async def close(self) -> None:
         for name in list(self.tasks):
             await self.remove(name)
-        if self.session is not None:
-            await self.session.close()
+        if self.http is not None:
+            await self.http.close()
 
     async def poll_all_once(self) -> None:
         """Poll every endpoint of every workspace once, concurrently (for --once): the core

@@ -44,7 +44,7 @@ class Response:
 
 def reset_seconds(headers: Any) -> float | None:
     """X-RateLimit-Reset is absolute Unix time in *milliseconds*; nonsense counts as absent."""
-    raw = headers.get("X-RateLimit-Reset")
+    raw = headers.get("x-ratelimit-reset")
     if not isinstance(raw, str) or len(raw) > 32:
         return None
     try:
@@ -57,7 +57,7 @@ def reset_seconds(headers: Any) -> float | None:
 
 def remaining(headers: Any) -> int | None:
     """X-RateLimit-Remaining: a count of requests, so a non-negative integer or absent."""
-    raw = headers.get("X-RateLimit-Remaining")
+    raw = headers.get("x-ratelimit-remaining")
     if not isinstance(raw, str) or len(raw) > 12 or not (raw.isascii() and raw.strip().isdigit()):
         return None
     return int(raw)

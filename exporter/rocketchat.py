@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 import yarl
 
 from . import __version__
@@ -24,7 +23,7 @@ from .collectors.instances import PATH as INSTANCES_PATH
 from .collectors.statistics import PARAMS as STATISTICS_PARAMS
 from .collectors.statistics import PATH as STATISTICS_PATH
 from .configmodel import PasswordAuth, TokenAuth, WorkspaceConfig
-from .inflate import Inflater
+from .httpclient import ConnectFailed, ConnectionLost, HttpClient, Target
 from .parse import ParseError, error_code, parse_login
 from .rcerrors import PollError, Response, remaining, reset_seconds
 from .secretfiles import SecretFileError, read_secret
@@ -34,9 +33,9 @@ __all__ = ["INSTANCES_PATH", "STATISTICS_PARAMS", "STATISTICS_PATH", "RocketChat
 
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
 LOGIN_PATH = "/api/v1/login"
-_CHUNK = 64 * 1024
 MAX_CACHED_URLS = 32  # per workspace: its few fixed request URLs, with room to spare
-_NO_CLIENT_TIMEOUT = aiohttp.ClientTimeout()
+_ACCEPT = "Accept: application/json\r\n"
+_COMMON = f"User-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip, deflate\r\n"  # within the cap
 
 
 def _secret_problem(exc: OSError | SecretFileError) -> str:
@@ -46,19 +45,33 @@ def _secret_problem(exc: OSError | SecretFileError) -> str:
     return str(exc)
 
 
-def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext | bool:
-    """The TLS settings of one workspace; True means the system defaults."""
+def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext:
+    """The TLS settings of one workspace (used for https URLs only)."""
     tls = workspace.tls
     if tls.insecure_skip_verify:
-        return False
+        return _unverified_context()
     if tls.ca_file is None:
-        return True
+        return _system_context()
     path = str(tls.ca_file)
     try:
         stat = os.stat(path)
     except OSError:
         return ssl.create_default_context(cafile=path)  # raises the same error, clearly
     return _ca_context(os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.cache
+def _system_context() -> ssl.SSLContext:
+    """The system's trusted CAs, loaded once, at the first https workspace."""
+    return ssl.create_default_context()
+
+
+@functools.cache
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 @functools.lru_cache(maxsize=64)
@@ -70,7 +83,7 @@ def _ca_context(path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
 
 
 class RocketChatClient:
-    """One workspace's view of the shared HTTP session, with its credentials."""
+    """One workspace's view of the shared HTTP client, with its credentials."""
 
     __slots__ = (  # one per workspace: no instance dict (0.4 KB each)
         "_auth_generation",
@@ -78,26 +91,26 @@ class RocketChatClient:
         "_token",
         "_urls",
         "_user_id",
+        "http",
         "login_error",
         "login_failures",
         "login_not_before",
         "max_response_bytes",
         "on_login",
         "semaphore",
-        "session",
         "ssl",
         "workspace",
     )
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        http: HttpClient,
         semaphore: asyncio.Semaphore,
         workspace: WorkspaceConfig,
         max_response_bytes: int,
         on_login: Callable[[bool, float, float], None] | None = None,
     ) -> None:
-        self.session = session
+        self.http = http
         self.on_login = on_login
         self.semaphore = semaphore
         self.workspace = workspace
@@ -110,7 +123,7 @@ class RocketChatClient:
         self.login_failures = 0
         self.login_not_before = 0.0
         self.login_error: PollError | None = None
-        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], Target] = {}
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Response:
         """GET an API path with credentials; on 401 renew them once and retry."""
@@ -216,118 +229,76 @@ class RocketChatClient:
         json_body: dict[str, str] | None = None,
         authenticated: bool,
     ) -> Response:
-        headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Accept-Encoding": "gzip, deflate",  # _Inflater undoes these, within the cap
-        }
+        headers = _ACCEPT + _COMMON
         if authenticated:
-            headers["X-User-Id"] = self._user_id
-            headers["X-Auth-Token"] = self._token
+            headers += f"X-User-Id: {self._user_id}\r\nX-Auth-Token: {self._token}\r\n"
+        body = b""
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         status, resp_headers, raw = await self._exchange(
-            method, self._url(path, params), path, headers, json_body
+            method, self._url(path, params), path, headers, body
         )
         return self._interpret(path, status, resp_headers, raw)
 
     async def probe(self, url: str) -> tuple[int, bytes]:
         """GET a full URL without credentials (an instance's own health route): the status
         and the body, within the same timeout, concurrency and size caps as the API."""
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
-        where = yarl.URL(url)
-        status, _, raw = await self._exchange(
-            "GET", where, f"{where.host}:{where.port}{where.path}", headers, None
-        )
+        try:
+            where = Target(url, self.ssl)
+        except ValueError:
+            raise PollError(
+                "invalid_response", "health: the instance's address is not a URL"
+            ) from None
+        shown = f"{where.host}:{where.port}{where.request_target.partition('?')[0]}"
+        status, _, raw = await self._exchange("GET", where, shown, _COMMON, b"")
         return status, raw
 
     async def _exchange(
         self,
         method: str,
-        url: yarl.URL,
+        target: Target,
         path: str,
-        headers: dict[str, str],
-        json_body: dict[str, str] | None,
-    ) -> tuple[int, Any, bytes]:
+        headers: str,
+        body: bytes,
+    ) -> tuple[int, dict[str, str], bytes]:
         """One request: (status, headers, body); every failure a PollError naming `path`."""
         async with self.semaphore:
             try:
                 async with asyncio.timeout(self.workspace.timeout):
-                    async with self.session.request(
-                        method,
-                        url,
-                        json=json_body,
-                        headers=headers,
-                        timeout=_NO_CLIENT_TIMEOUT,  # asyncio.timeout above covers it all
-                        ssl=self.ssl,
-                        allow_redirects=False,
-                    ) as resp:
-                        raw = await self._read_capped(resp, path)
-                        status, resp_headers = resp.status, resp.headers
+                    answer = await self.http.request(
+                        target, method, headers, body, path, self.max_response_bytes
+                    )
             except TimeoutError:
                 raise PollError(
                     "timeout",
                     f"{path}: no answer within {self.workspace.timeout:g}s; check the server's "
                     "health, or raise timeout for this workspace",
                 ) from None
-            except aiohttp.ClientConnectorCertificateError:
+            except ConnectFailed as exc:
+                raise PollError("connection", f"{path}: {_CONNECT_HINTS[exc.kind](exc)}") from None
+            except (ConnectionLost, OSError) as exc:
+                detail = exc.detail if isinstance(exc, ConnectionLost) else type(exc).__name__
                 raise PollError(
                     "connection",
-                    f"{path}: TLS certificate not trusted; set tls.ca_file for this workspace",
-                ) from None
-            except aiohttp.ClientConnectorDNSError:
-                raise PollError(
-                    "connection", f"{path}: host name does not resolve; check url and DNS"
-                ) from None
-            except aiohttp.ClientConnectorError as exc:
-                detail = exc.os_error.strerror or type(exc.os_error).__name__
-                raise PollError(
-                    "connection", f"{path}: cannot connect: {detail}; check url and firewalls"
-                ) from None
-            except aiohttp.ClientSSLError:
-                raise PollError(
-                    "connection", f"{path}: TLS handshake failed; check the server's TLS setup"
-                ) from None
-            except (aiohttp.ClientError, OSError) as exc:
-                raise PollError(
-                    "connection",
-                    f"{path}: connection lost ({type(exc).__name__}); a proxy or the server "
+                    f"{path}: connection lost ({detail}); a proxy or the server "
                     "dropped it, retrying at the next poll",
                 ) from None
-        return status, resp_headers, raw
+        return answer.status, answer.headers, answer.body()
 
-    def _url(self, path: str, params: dict[str, str] | None) -> yarl.URL:
-        """Request URLs are few per workspace: each is encoded once and kept as text (a URL
-        object keeps every part it was asked for: 3 KB per workspace), and is cheap to make
-        again from that text. A query that changes at every poll (omnichannel's `end`) must
-        not grow the cache: it is bounded."""
+    def _url(self, path: str, params: dict[str, str] | None) -> Target:
+        """Request URLs are few per workspace: each is parsed once. A query that changes at
+        every poll (omnichannel's `end`) must not grow the cache: it is bounded."""
         key = (path, tuple(sorted(params.items())) if params else ())
-        encoded = self._urls.get(key)
-        if encoded is None:
+        target = self._urls.get(key)
+        if target is None:
             url = yarl.URL(self.workspace.url + path)
             if params:
                 url = url.with_query(params)
             if len(self._urls) >= MAX_CACHED_URLS:
                 self._urls.clear()
-            encoded = self._urls[key] = str(url)
-        return yarl.URL(encoded, encoded=True)
-
-    async def _read_capped(self, resp: aiohttp.ClientResponse, path: str) -> bytes:
-        """The body, refusing (without reading it all) anything over max_response_bytes,
-        as received and as decompressed (the session does not decompress by itself)."""
-        limit = self.max_response_bytes
-        if resp.content_length is not None and resp.content_length > limit:
-            raise PollError(
-                "too_large",
-                f"{path}: answer of {resp.content_length} bytes > {limit}; raise "
-                "max_response_bytes if it is legitimate",
-            )
-        received = Inflater("", path, limit)  # counts the bytes on the wire
-        inflater = Inflater(resp.headers.get("Content-Encoding", ""), path, limit)
-        if inflater.zlib is None and resp.content_length is not None:
-            return await resp.read()  # plain and of a declared size within the cap
-        chunks: list[bytes] = []
-        while chunk := await resp.content.read(_CHUNK):
-            chunks.append(inflater.feed(received.feed(chunk)))
-        return b"".join(chunks)
+            target = self._urls[key] = Target(str(url), self.ssl)
+        return target
 
     def _interpret(self, path: str, status: int, headers: Any, raw: bytes) -> Response:
         body: Any = None
@@ -381,12 +352,14 @@ class RocketChatClient:
         raise PollError("invalid_response", f"{path}: unexpected HTTP {status}")
 
 
-def new_session(max_concurrency: int) -> aiohttp.ClientSession:
-    """The one shared session: pooled connections, no cookies (credentials go in headers)."""
-    connector = aiohttp.TCPConnector(limit=max_concurrency, ttl_dns_cache=300)
-    return aiohttp.ClientSession(
-        connector=connector,
-        cookie_jar=aiohttp.DummyCookieJar(),
-        raise_for_status=False,
-        auto_decompress=False,  # RocketChatClient inflates within max_response_bytes
-    )
+_CONNECT_HINTS: dict[str, Callable[[ConnectFailed], str]] = {
+    "certificate": lambda e: "TLS certificate not trusted; set tls.ca_file for this workspace",
+    "dns": lambda e: "host name does not resolve; check url and DNS",
+    "tls": lambda e: "TLS handshake failed; check the server's TLS setup",
+    "os": lambda e: f"cannot connect: {e.detail}; check url and firewalls",
+}
+
+
+def new_http_client(max_concurrency: int) -> HttpClient:
+    """The one shared client: keep-alive connections, at most twice max_concurrency idle."""
+    return HttpClient(max_idle=2 * max_concurrency)

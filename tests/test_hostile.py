@@ -165,7 +165,7 @@ def test_rate_limit_headers_never_raise_and_pacing_stays_bounded(
 ) -> None:
     headers = {
         k: v
-        for k, v in (("X-RateLimit-Remaining", remaining), ("X-RateLimit-Reset", reset))
+        for k, v in (("x-ratelimit-remaining", remaining), ("x-ratelimit-reset", reset))
         if v is not None
     }
     left, reset_at = rcerrors.remaining(headers), rcerrors.reset_seconds(headers)
