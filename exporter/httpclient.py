@@ -278,13 +278,16 @@ class Answer:
         return rest
 
     def _chunk_end(self, data: bytes) -> bytes:
-        found = self._complete_line(data, b"\r\n", 2)
-        if found is None:
+        line = self._line
+        need = 2 - len(line)
+        line += data[:need]
+        if len(line) < 2:
             return b""
-        if found[0]:
+        if line != b"\r\n":
             raise self._bad("chunk framing")
+        line.clear()
         self._state = _CHUNK_SIZE
-        return found[1]
+        return data[need:]
 
     def _trailer(self, data: bytes) -> bytes:
         found = self._complete_line(data, b"\r\n", MAX_LINE_BYTES)
