@@ -214,8 +214,12 @@ async def _serve(
     return EXIT_OK
 
 
+SETTLE_AFTER = 0.5  # seconds after the first exposition: /ready's answer goes out first
+
+
 async def _settle_after_first_round(exporter: Exporter) -> None:
     await exporter.state.first_exposition.wait()
+    await asyncio.sleep(SETTLE_AFTER)  # not in the loop iteration that answers /ready
     gctune.settle()
 
 

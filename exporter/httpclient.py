@@ -75,6 +75,15 @@ class Target:
         self.host_header = shown if port == default else f"{shown}:{port}"
         self.key = (host.lower(), port, id(self.tls) if self.tls is not None else 0)
 
+    def beside(self, request_target: str) -> Target:
+        """Another path (and query) at the same origin, without parsing the URL again; the
+        caller encodes it."""
+        other = object.__new__(Target)
+        other.host, other.port, other.tls = self.host, self.port, self.tls
+        other.host_header, other.key = self.host_header, self.key
+        other.request_target = request_target
+        return other
+
 
 class Answer:
     """One answer, parsed as it arrives: the status, the headers (names lowercased, repeats

@@ -107,6 +107,7 @@ class Poller:
         # method, argument tuple and context each: three objects fewer per timer for every
         # garbage collection to walk (they were 40 % of what a full collection walked)
         self._context = contextvars.copy_context()
+        self._gate: asyncio.Task[None] | None = None  # see start
 
     async def open(self) -> None:
         self.http = new_http_client(self.config.max_concurrency)
@@ -131,25 +132,39 @@ class Poller:
             )
 
     def start(self) -> None:
-        """Start polling every endpoint of every workspace."""
+        """Start polling every endpoint of every workspace: the core endpoints at once
+        (/ready), the optional ones after the fleet's first exposition, from one task (one per
+        workspace, waking all at once, delayed /ready's answer by 30 ms at 1000 workspaces)."""
+        waiting: list[tuple[str, str, _Schedule]] = []
         for workspace in self.config.workspaces:
-            self._start(workspace)
+            waiting += self._start_core(workspace)
+        if waiting:
+            limit = 3 * max(w.timeout for w in self.config.workspaces) + 1
+            self._gate = asyncio.create_task(
+                self._release_optional(waiting, limit), name="optional endpoints' first polls"
+            )
 
-    def _start(self, workspace: WorkspaceConfig) -> None:
-        """The core endpoints' first polls at once (/ready); one task waits to start the
-        optional ones (see _start_optional)."""
+    def _start_core(self, workspace: WorkspaceConfig) -> list[tuple[str, str, _Schedule]]:
+        """The core endpoints' first polls; the optional endpoints, to start later."""
         name = workspace.name
         self.tasks.setdefault(name, set())
         optional = []
         for endpoint, _ in endpoints(workspace):
             schedule = self.schedules[(name, endpoint)]
             if REQUESTS[endpoint][0].optional:
-                optional.append(endpoint)
+                optional.append((name, endpoint, schedule))
             else:
                 self._spawn(name, endpoint, schedule)
-        if optional:
-            label = "+".join(optional)
-            self._run(name, self._start_optional(name, optional), f"poll {name} {label}")
+        return optional
+
+    async def _release_optional(
+        self, waiting: list[tuple[str, str, _Schedule]], limit: float
+    ) -> None:
+        """After the fleet's first exposition (at most `limit` seconds: a timeout per core
+        endpoint and a login): the optional endpoints' first polls of the workspaces started
+        with the poller (see _start_optional)."""
+        await self.state.wait_first_exposition(limit)
+        self._schedule_optional(waiting)
 
     def _run(self, name: str, coroutine: Coroutine[Any, Any, None], label: str) -> None:
         tasks = self.tasks[name]
@@ -164,23 +179,25 @@ class Poller:
             return  # removed or replaced since the timer was set
         self._run(name, self._tick(name, endpoint, schedule, first), f"poll {name} {endpoint}")
 
-    async def _start_optional(self, name: str, optional: list[str]) -> None:
-        """After the workspace's core endpoints' first polls (a timeout each, and a login, at
-        most), then the fleet's first exposition (/ready first): the optional endpoints' first
-        polls, spread over 3 ms per workspace of the fleet (at most a tenth of their interval),
-        not all at once: 30 000 requests queued at once at 10 000 workspaces held 60 MB
-        for nothing."""
+    async def _start_optional(self, name: str, optional: list[tuple[str, str, _Schedule]]) -> None:
+        """For a workspace added later: after its core endpoints' first polls (a timeout
+        each, and a login, at most), then the fleet's first exposition (/ready first)."""
         owner = self.owners.get(name)
         if owner is None:
             return
         limit = 3 * self.clients[name].workspace.timeout + 1
         await owner.wait_for_core(limit)
         await self.state.wait_first_exposition(limit)
+        self._schedule_optional(optional)
+
+    def _schedule_optional(self, optional: list[tuple[str, str, _Schedule]]) -> None:
+        """The optional endpoints' first polls, spread over 3 ms per workspace of the fleet
+        (at most a tenth of their interval), not all at once: 30 000 requests queued at once
+        at 10 000 workspaces held 60 MB for nothing. Skips what was removed or replaced."""
         loop = asyncio.get_running_loop()
         fleet = len(self.owners)
-        for endpoint in optional:
-            schedule = self.schedules.get((name, endpoint))
-            if schedule is not None:
+        for name, endpoint, schedule in optional:
+            if self.schedules.get((name, endpoint)) is schedule and schedule.timer is None:
                 spread = min(fleet * 0.003, schedule.interval / 10)
                 schedule.timer = loop.call_later(
                     random.uniform(0, spread),
@@ -195,13 +212,18 @@ class Poller:
         """Start polling a workspace (its state entry must exist); replaces earlier tasks."""
         await self.remove(workspace.name)
         self._prepare(workspace)
-        self._start(workspace)
+        if optional := self._start_core(workspace):
+            label = "+".join(endpoint for _, endpoint, _ in optional)
+            name = workspace.name
+            self._run(name, self._start_optional(name, optional), f"poll {name} {label}")
 
     async def remove(self, name: str) -> None:
         """Stop polling a workspace and forget its client and schedules."""
         tasks = list(self.tasks.pop(name, ()))
-        for key in [k for k in self.schedules if k[0] == name]:
-            schedule = self.schedules.pop(key)
+        for endpoint in REQUESTS:  # not a scan of every schedule: O(fleet) at each removal
+            schedule = self.schedules.pop((name, endpoint), None)
+            if schedule is None:
+                continue
             schedule.fire = None  # it refers to the schedule: no cycle left for the collector
             if schedule.timer is not None:
                 schedule.timer.cancel()
@@ -212,6 +234,8 @@ class Poller:
         self.owners.pop(name, None)
 
     async def close(self) -> None:
+        if self._gate is not None:
+            self._gate.cancel()
         for name in list(self.tasks):
             await self.remove(name)
         if self.http is not None:

@@ -13,10 +13,9 @@ import os
 import random
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
-
-import yarl
 
 from . import __version__
 from .collectors.instances import PATH as INSTANCES_PATH
@@ -87,6 +86,7 @@ class RocketChatClient:
 
     __slots__ = (  # one per workspace: no instance dict (0.4 KB each)
         "_auth_generation",
+        "_base",
         "_login_lock",
         "_token",
         "_urls",
@@ -98,7 +98,6 @@ class RocketChatClient:
         "max_response_bytes",
         "on_login",
         "semaphore",
-        "ssl",
         "workspace",
     )
 
@@ -115,7 +114,7 @@ class RocketChatClient:
         self.semaphore = semaphore
         self.workspace = workspace
         self.max_response_bytes = max_response_bytes
-        self.ssl = make_ssl_context(workspace)
+        self._base: Target | None = None  # the workspace's URL, parsed at the first request
         self._user_id = ""
         self._token = ""
         self._login_lock = asyncio.Lock()
@@ -245,7 +244,7 @@ class RocketChatClient:
         """GET a full URL without credentials (an instance's own health route): the status
         and the body, within the same timeout, concurrency and size caps as the API."""
         try:
-            where = Target(url, self.ssl)
+            where = Target(url, self._tls(url))
         except ValueError:
             raise PollError(
                 "invalid_response", "health: the instance's address is not a URL"
@@ -286,18 +285,29 @@ class RocketChatClient:
                 ) from None
         return answer.status, answer.headers, answer.body()
 
+    def _tls(self, url: str) -> ssl.SSLContext | None:
+        """The workspace's TLS settings for an https URL (contexts are shared: see
+        make_ssl_context), None for http: an http fleet never loads the system's CAs."""
+        return make_ssl_context(self.workspace) if url[:6].lower() == "https:" else None
+
     def _url(self, path: str, params: dict[str, str] | None) -> Target:
-        """Request URLs are few per workspace: each is parsed once. A query that changes at
-        every poll (omnichannel's `end`) must not grow the cache: it is bounded."""
+        """Request URLs are few per workspace: the workspace's URL is parsed once, each path
+        and query encoded once. A query that changes at every poll (omnichannel's `end`) must
+        not grow the cache: it is bounded."""
         key = (path, tuple(sorted(params.items())) if params else ())
         target = self._urls.get(key)
         if target is None:
-            url = yarl.URL(self.workspace.url + path)
+            base = self._base
+            if base is None:
+                url = self.workspace.url
+                base = self._base = Target(url, self._tls(url))
+            prefix = base.request_target.rstrip("/")
+            query = ""
             if params:
-                url = url.with_query(params)
+                query = f"?{urllib.parse.urlencode(params, quote_via=urllib.parse.quote)}"
             if len(self._urls) >= MAX_CACHED_URLS:
                 self._urls.clear()
-            target = self._urls[key] = Target(str(url), self.ssl)
+            target = self._urls[key] = base.beside(prefix + path + query)
         return target
 
     def _interpret(self, path: str, status: int, headers: Any, raw: bytes) -> Response:
