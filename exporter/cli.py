@@ -11,11 +11,11 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, gctune
+# webimport before anything imports aiohttp (see there)
+from . import __version__, gctune, webimport  # noqa: F401
 from .config import load_config
 from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
 from .daemon import Exporter
@@ -274,6 +274,8 @@ def _flag_errors(args: argparse.Namespace) -> tuple[Overrides, list[str]]:
 def example_config() -> str:
     """config.example.yaml: inside the installed package (the wheel carries it), else next to
     the package in a source checkout."""
+    from importlib import resources  # only for this: 10 ms at every start otherwise
+
     packaged = resources.files("exporter").joinpath("config.example.yaml")
     if packaged.is_file():
         return packaged.read_text(encoding="utf-8")

@@ -4,6 +4,7 @@ exporter's own families, and the join that groups every family under one HELP/TY
 from __future__ import annotations
 
 import platform
+from collections import defaultdict
 from collections.abc import Iterable
 
 from . import __version__, statfields
@@ -65,10 +66,19 @@ _NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
 MAX_SHARED_NAMES = 1024
 
 
+_RANK = {family: rank for rank, family in enumerate(ORDER)}
+
+
+def _rank(item: tuple[str, list[str]]) -> int:
+    return _RANK[item[0]]
+
+
 def _encoded(out: dict[str, list[str]]) -> Part:
+    """The families present, in the exposition's order (the few a part has, sorted: not a
+    dict of every family made and walked for each part), and their lines as bytes."""
     # the parsers already escape lone surrogates (see parse.clean); this keeps that promise
     # even for a string that did not pass through them, without merging distinct values
-    present = [(name, lines) for name, lines in out.items() if lines]
+    present = sorted((item for item in out.items() if item[1]), key=_rank)
     names = tuple(name for name, _ in present)
     shared = _NAMES.get(names)
     if shared is None:
@@ -81,7 +91,7 @@ def _encoded(out: dict[str, list[str]]) -> Part:
 def render_instances(name: str, instances: InstancesAnswer) -> Part:
     """The instances.get part of a workspace's samples, by family."""
     ws_label = f'workspace="{escape(name)}"'
-    out: dict[str, list[str]] = {family: [] for family in ORDER}
+    out: dict[str, list[str]] = defaultdict(list)
     out["rocketchat_instances"].append(f"rocketchat_instances{{{ws_label}}} {len(instances)}\n")
     out["rocketchat_workspace_links_reported"].append(
         f"rocketchat_workspace_links_reported{{{ws_label}}} {int(instances.links_reported)}\n"
@@ -93,14 +103,14 @@ def render_instances(name: str, instances: InstancesAnswer) -> Part:
 
 def render_statistics(name: str, stats: Statistics) -> Part:
     """The statistics.list part of a workspace's samples, by family."""
-    out: dict[str, list[str]] = {family: [] for family in ORDER}
+    out: dict[str, list[str]] = defaultdict(list)
     _statistics_lines(f'workspace="{escape(name)}"', stats, out)
     return _encoded(out)
 
 
 def render_bookkeeping(workspace: WorkspaceState) -> Part:
     """rocketchat_up and the exporter's poll metrics of a workspace, by family."""
-    out: dict[str, list[str]] = {family: [] for family in ORDER}
+    out: dict[str, list[str]] = defaultdict(list)
     ws_label = f'workspace="{escape(workspace.name)}"'
     up = workspace.up
     if up is not None:

@@ -10,8 +10,16 @@ def escape(value: str) -> str:
     return value
 
 
+# the text of the small whole numbers most samples are (counts, flags, cpus): looked up, not
+# converted twice (1.0 == 1 and -0.0 == 0 as keys)
+_SMALL = {float(i): str(i) for i in range(-1, 4096)}
+
+
 def fmt(value: float) -> str:
     """Integers without a fraction (exact and compact), everything else as Python's repr."""
+    text = _SMALL.get(value)
+    if text is not None:
+        return text
     value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))

@@ -94,7 +94,7 @@ async def test_gzip_compressed_in_slices_and_plain_joined_on_demand_carry_the_sa
     server = TestServer(web.make_app(state))
     async with TestClient(server) as client:
         publisher = client.app[web.PUBLISHER_KEY]
-        await wait_for(lambda: bool(publisher.parts), "the first render")
+        await wait_for(lambda: bool(publisher.parts) and publisher.gzip_current, "the first render")
         response = await client.get(
             "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
         )
@@ -114,6 +114,25 @@ async def test_gzip_compressed_in_slices_and_plain_joined_on_demand_carry_the_sa
         assert body.startswith(expected)
         assert b"python_info" in body[len(expected) :]  # the self-metrics follow
     assert plain.count(b"\n") == zipped.count(b"\n")
+
+
+async def test_before_its_gzip_stream_is_made_the_first_exposition_goes_out_plain() -> None:
+    """/ready does not wait for the gzip stream of the first complete exposition: a gzip scrape
+    in between gets the same exposition uncompressed (HTTP allows it), never the stream of
+    the render before."""
+    state = State([("w0", (INSTANCES,))])
+    state.record_success("w0", INSTANCES, hostile_instances(), started=0, duration=0.1)
+    expected = Renderer(state).plain()
+    server = TestServer(web.make_app(state))
+    async with TestClient(server) as client:
+        publisher = client.app[web.PUBLISHER_KEY]
+        await wait_for(lambda: publisher.complete and publisher.gzip_current, "the first render")
+        publisher.gzip_current = False  # as between the first publish and its gzip stream
+        response = await client.get(
+            "/metrics", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+        )
+        assert "Content-Encoding" not in response.headers
+        assert (await response.read()).startswith(expected)
 
 
 def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> None:
