@@ -17,6 +17,7 @@ cookies: the exporter uses none.
 from __future__ import annotations
 
 import asyncio
+import collections
 import ipaddress
 import socket
 import ssl
@@ -384,6 +385,44 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+
+
+class Limiter:
+    """At most `limit` holders at a time, served first come first served. Not asyncio's
+    Semaphore: it takes each woken waiter out of its queue by searching it, and the first round
+    queues every workspace's requests at once (2000 at 1000 workspaces, 5 % of the round's CPU
+    went there); here a release hands the slot to the next waiter directly."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed a slot and cancelled at once: pass it on
+            raise  # a cancelled waiter stays queued, done: _release skips it
+
+    async def __aexit__(self, *_: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 class HttpClient:

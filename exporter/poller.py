@@ -23,7 +23,7 @@ from typing import Any
 from .collectors.base import Fetch
 from .collectors.registry import COLLECTORS, REQUESTS, enabled, endpoints
 from .configmodel import Config, WorkspaceConfig
-from .httpclient import HttpClient
+from .httpclient import HttpClient, Limiter
 from .parse import ParseError
 from .rcerrors import PollError
 from .rocketchat import RocketChatClient, new_http_client
@@ -98,7 +98,7 @@ class Poller:
         self.state = state
         self.clients: dict[str, RocketChatClient] = {}
         self.http: HttpClient | None = None
-        self.semaphore: asyncio.Semaphore | None = None
+        self.semaphore: Limiter | None = None
         self.tasks: dict[str, set[asyncio.Task[None]]] = {}  # polls running now, by workspace
         self.owners: dict[str, WorkspaceState] = {}
         self.schedules: dict[tuple[str, str], _Schedule] = {}
@@ -111,7 +111,7 @@ class Poller:
 
     async def open(self) -> None:
         self.http = new_http_client(self.config.max_concurrency)
-        self.semaphore = asyncio.Semaphore(self.config.max_concurrency)
+        self.semaphore = Limiter(self.config.max_concurrency)
         for workspace in self.config.workspaces:
             self._prepare(workspace)
 

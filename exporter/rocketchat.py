@@ -22,7 +22,7 @@ from .collectors.instances import PATH as INSTANCES_PATH
 from .collectors.statistics import PARAMS as STATISTICS_PARAMS
 from .collectors.statistics import PATH as STATISTICS_PATH
 from .configmodel import PasswordAuth, TokenAuth, WorkspaceConfig
-from .httpclient import ConnectFailed, ConnectionLost, HttpClient, Target
+from .httpclient import ConnectFailed, ConnectionLost, HttpClient, Limiter, Target
 from .parse import ParseError, error_code, parse_login
 from .rcerrors import PollError, Response, remaining, reset_seconds
 from .secretfiles import SecretFileError, read_secret
@@ -104,7 +104,7 @@ class RocketChatClient:
     def __init__(
         self,
         http: HttpClient,
-        semaphore: asyncio.Semaphore,
+        semaphore: Limiter,
         workspace: WorkspaceConfig,
         max_response_bytes: int,
         on_login: Callable[[bool, float, float], None] | None = None,

@@ -15,11 +15,16 @@ class SecretFileError(ValueError):
     """A secret file (or inline secret) that cannot be used; the message never shows it."""
 
 
+_NOT_HEADER_SAFE = "must be printable ASCII without spaces or control characters"
+
+
 def secret_problem(value: str, *, header: bool) -> str:
     """What makes a secret (or user id) unusable, "" if nothing. `header`: it is sent in an
     HTTP header, so printable ASCII only; otherwise no control characters."""
+    if value.isascii() and value.isprintable():  # the usual case, at C speed
+        return "" if not header or " " not in value else _NOT_HEADER_SAFE
     if header and not all("!" <= c <= "~" for c in value):
-        return "must be printable ASCII without spaces or control characters"
+        return _NOT_HEADER_SAFE
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
         return "contains a control character"
     return ""

@@ -177,12 +177,7 @@ _MONTHS = {
 
 
 def lookup(record: dict[str, Any], path: str) -> Any:
-    value: Any = record
-    for key in path.split("."):
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
+    return _dig(record, tuple(path.split(".")))
 
 
 def js_date(value: Any) -> float | None:
@@ -231,9 +226,22 @@ SOURCES = tuple(
 Values = tuple[float | None, ...]
 
 
+# how samples() reads each source: its path's keys split once, not at every record
+_PLAN = tuple((tuple(path.split(".")), kind) for _, _, kind, path in SOURCES)
+
+
+def _dig(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
 def samples(record: dict[str, Any]) -> Values:
     """The value of every source of FIELDS, in SOURCES order (None where the record has none)."""
-    return tuple(_value(lookup(record, path), kind) for _, _, kind, path in SOURCES)
+    return tuple(_value(_dig(record, keys), kind) for keys, kind in _PLAN)
 
 
 def present(values: Values) -> Iterator[tuple[str, str, float]]:

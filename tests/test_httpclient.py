@@ -16,6 +16,7 @@ from exporter.httpclient import (
     ConnectFailed,
     ConnectionLost,
     HttpClient,
+    Limiter,
     Target,
 )
 from exporter.rcerrors import PollError
@@ -331,3 +332,44 @@ async def test_a_header_value_with_a_line_break_is_never_sent(raw: Starter) -> N
         await client.request(Target(server.url, None), "GET", "X: a\nB: c\r\n", b"", "/", 10)
     assert server.connections == 0
     await client.close()
+
+
+async def test_the_limiter_serves_waiters_in_order_and_cancelled_ones_lose_no_slot() -> None:
+    limiter = Limiter(2)
+    order: list[int] = []
+    release = asyncio.Event()
+
+    async def hold(n: int) -> None:
+        async with limiter:
+            order.append(n)
+            await release.wait()
+
+    tasks = [asyncio.create_task(hold(n)) for n in range(6)]
+    await wait_until(lambda: order == [0, 1])
+    tasks[2].cancel()  # cancelled while queued: skipped, its turn goes to the next
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [0, 1, 3, 4, 5]
+    assert limiter._free == 2 and not limiter._waiters  # every slot came back
+
+
+async def test_a_waiter_handed_a_slot_and_cancelled_at_once_passes_it_on() -> None:
+    limiter = Limiter(1)
+    await limiter.__aenter__()
+    first = asyncio.create_task(limiter.__aenter__())
+    second = asyncio.create_task(limiter.__aenter__())
+    await asyncio.sleep(0)
+    await limiter.__aexit__()  # the slot goes to `first`...
+    first.cancel()  # ...which is cancelled before it runs
+    await asyncio.gather(first, return_exceptions=True)
+    await asyncio.wait_for(second, 5)  # so `second` gets it
+    await limiter.__aexit__()
+    assert limiter._free == 1
+
+
+async def wait_until(condition: Callable[[], bool], deadline: float = 10) -> None:
+    end = asyncio.get_running_loop().time() + deadline
+    while not condition():
+        assert asyncio.get_running_loop().time() < end, "condition not met in time"
+        await asyncio.sleep(0.001)
