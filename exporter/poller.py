@@ -149,9 +149,11 @@ class Poller:
         name = workspace.name
         self.tasks.setdefault(name, set())
         optional = []
-        for endpoint, _ in endpoints(workspace):
-            schedule = self.schedules[(name, endpoint)]
-            if REQUESTS[endpoint][0].optional:
+        for endpoint, (collector, _) in REQUESTS.items():  # the schedules _prepare made
+            schedule = self.schedules.get((name, endpoint))
+            if schedule is None:
+                continue
+            if collector.optional:
                 optional.append((name, endpoint, schedule))
             else:
                 self._spawn(name, endpoint, schedule)
@@ -260,8 +262,7 @@ class Poller:
         evenly over it instead of landing together."""
         loop = asyncio.get_running_loop()
         interval = schedule.interval
-        if first:
-            await asyncio.sleep(random.uniform(0, min(0.05, interval / 10)))
+        if first:  # at once: the limiter (max_concurrency) spreads a fleet's first burst
             schedule.next_due = loop.time() + random.uniform(-interval / 2, interval / 2)
         await self.poll(name, endpoint)
         now = loop.time()

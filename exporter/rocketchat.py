@@ -302,9 +302,7 @@ class RocketChatClient:
                 url = self.workspace.url
                 base = self._base = Target(url, self._tls(url))
             prefix = base.request_target.rstrip("/")
-            query = ""
-            if params:
-                query = f"?{urllib.parse.urlencode(params, quote_via=urllib.parse.quote)}"
+            query = f"?{_query(key[1])}" if params else ""
             if len(self._urls) >= MAX_CACHED_URLS:
                 self._urls.clear()
             target = self._urls[key] = base.beside(prefix + path + query)
@@ -360,6 +358,13 @@ class RocketChatClient:
                 f"{path}: HTTP {status}; the server or its proxy is failing, see their logs",
             )
         raise PollError("invalid_response", f"{path}: unexpected HTTP {status}")
+
+
+@functools.lru_cache(maxsize=256)
+def _query(params: tuple[tuple[str, str], ...]) -> str:
+    """A query string, encoded once for every workspace that sends the same parameters
+    (statistics.list's sort and count); varying ones (omnichannel's `end`) just rotate out."""
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
 
 
 _CONNECT_HINTS: dict[str, Callable[[ConnectFailed], str]] = {

@@ -199,8 +199,13 @@ async def test_unreachable_server_counts_connection_errors(
     fake: FakeRocketChat, exporter_for: Any, url: str, what: str
 ) -> None:
     run = await exporter_for(point_at(fast_config(fake), "old", url))
+    # (before /ready a scrape may show old's error before new's first poll is in)
     samples = await run.wait_until(
-        lambda s: poll_errors(s, "old", "instances.get", "connection") >= 1, what
+        lambda s: (
+            poll_errors(s, "old", "instances.get", "connection") >= 1
+            and value(s, "rocketchat_up", workspace="new") is not None
+        ),
+        what,
     )
     assert value(samples, "rocketchat_up", workspace="old") == 0
     assert value(samples, "rocketchat_up", workspace="new") == 1
