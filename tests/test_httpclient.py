@@ -79,6 +79,25 @@ async def get(client: HttpClient, server: RawServer, limit: int = 1 << 20) -> tu
     return answer.status, answer.body()
 
 
+async def assert_each_get_on_a_new_connection(server: RawServer, body: bytes) -> None:
+    client = HttpClient(max_idle=4)
+    assert await get(client, server) == (200, body)
+    assert await get(client, server) == (200, body)
+    assert server.connections == 2
+    await client.close()
+
+
+def answering(answer: bytes) -> Script:
+    """A server script: read one request, send `answer`, wait for the client to close."""
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await reader.read()
+
+    return script
+
+
 def ok(body: bytes, extra: bytes = b"") -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n%s" % (len(body), extra, body)
 
@@ -147,11 +166,7 @@ async def test_a_close_delimited_answer_ends_at_close_and_is_not_reused(raw: Sta
         writer.write(b"1}")
 
     server = await raw(script)
-    client = HttpClient(max_idle=4)
-    assert await get(client, server) == (200, b'{"a": 1}')
-    assert await get(client, server) == (200, b'{"a": 1}')
-    assert server.connections == 2
-    await client.close()
+    await assert_each_get_on_a_new_connection(server, b'{"a": 1}')
 
 
 async def test_a_kept_connection_the_server_closed_is_retried_once_on_a_new_one(
@@ -200,12 +215,7 @@ async def test_a_body_cut_short_is_a_lost_connection(raw: Starter) -> None:
 async def test_a_malformed_answer_is_an_invalid_response_naming_what(
     raw: Starter, answer: bytes, what: str
 ) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await server.read_request(reader)
-        writer.write(answer)
-        await reader.read()
-
-    server = await raw(script)
+    server = await raw(answering(answer))
     client = HttpClient(max_idle=4)
     with pytest.raises(PollError) as error:
         await get(client, server)
@@ -252,12 +262,7 @@ async def test_an_endless_head_is_refused_after_a_bounded_read(raw: Starter) -> 
     ],
 )
 async def test_an_answer_over_the_limit_is_too_large(raw: Starter, answer: bytes) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await server.read_request(reader)
-        writer.write(answer)
-        await reader.read()
-
-    server = await raw(script)
+    server = await raw(answering(answer))
     client = HttpClient(max_idle=4)
     with pytest.raises(PollError) as error:
         await get(client, server, limit=400)
@@ -266,15 +271,7 @@ async def test_an_answer_over_the_limit_is_too_large(raw: Starter, answer: bytes
 
 
 async def test_idle_connections_are_capped_across_origins(raw: Starter) -> None:
-    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await server_reader_request(reader)
-        writer.write(ok(b"{}"))
-        await reader.read()
-
-    async def server_reader_request(reader: asyncio.StreamReader) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-
-    servers = [await raw(script) for _ in range(5)]
+    servers = [await raw(answering(ok(b"{}"))) for _ in range(5)]
     client = HttpClient(max_idle=2)
     for server in servers:
         assert await get(client, server) == (200, b"{}")
@@ -291,11 +288,7 @@ async def test_more_bytes_than_the_answer_means_the_connection_is_not_reused(raw
             writer.write(ok(b"{}") + b"HTTP/1.1 200 OK\r\n")  # a smuggled second answer
 
     server = await raw(script)
-    client = HttpClient(max_idle=4)
-    assert await get(client, server) == (200, b"{}")
-    assert await get(client, server) == (200, b"{}")
-    assert server.connections == 2
-    await client.close()
+    await assert_each_get_on_a_new_connection(server, b"{}")
 
 
 async def test_connect_failures_name_their_kind() -> None:
