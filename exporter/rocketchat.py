@@ -288,7 +288,16 @@ class RocketChatClient:
     def _tls(self, url: str) -> ssl.SSLContext | None:
         """The workspace's TLS settings for an https URL (contexts are shared: see
         make_ssl_context), None for http: an http fleet never loads the system's CAs."""
-        return make_ssl_context(self.workspace) if url[:6].lower() == "https:" else None
+        if url[:6].lower() != "https:":
+            return None
+        try:
+            return make_ssl_context(self.workspace)
+        except (OSError, ssl.SSLError):  # a ca_file removed or broken since the config load
+            raise PollError(
+                "connection",
+                "tls.ca_file cannot be read as PEM certificates; fix it (it is read again at "
+                "the next poll)",
+            ) from None
 
     def _url(self, path: str, params: dict[str, str] | None) -> Target:
         """Request URLs are few per workspace: the workspace's URL is parsed once, each path

@@ -68,6 +68,25 @@ async def test_trusted_ca_file_or_skip_verify_connects(
     assert value(samples, "rocketchat_instances", workspace="new") == 3
 
 
+async def test_a_ca_file_gone_since_the_config_load_is_a_connection_error_naming_it(
+    https_fake: FakeRocketChat, exporter_for: Any, tmp_path: Path
+) -> None:
+    tls = TLSConfig(ca_file=tmp_path / "removed.pem")  # passed the checks, then was deleted
+    run = await exporter_for(with_tls(fast_config(https_fake), tls))
+    await run.wait_until(
+        lambda s: value(
+            s,
+            "rocketchat_exporter_poll_errors_total",
+            workspace="new",
+            endpoint="instances.get",
+            reason="connection",
+        ),
+        "a connection error",
+    )
+    status = run.exporter.state.workspaces["new"].status["instances.get"]
+    assert "tls.ca_file" in status.last_error and "internal" not in status.last_error
+
+
 def test_workspaces_sharing_a_ca_file_share_one_tls_context(
     certificate: tuple[Path, Path], tmp_path: Path
 ) -> None:
