@@ -281,9 +281,8 @@ class Answer:
         size = int(digits, 16)
         if size == 0:
             self._state = _TRAILER
-        elif self._received.size + size > self.limit:
-            raise self._received._too_large()
         else:
+            self._received.expect(size)
             self._remaining, self._state = size, _CHUNK_DATA
         return rest
 

@@ -27,6 +27,11 @@ class Inflater:
                 f"{path}: answer in an unsupported Content-Encoding; check the server or proxy",
             )
 
+    def expect(self, size: int) -> None:
+        """Refuse at once `size` more bytes announced (a chunk's size) that would pass the cap."""
+        if self.size + size > self.limit:
+            raise self._too_large()
+
     def feed(self, chunk: bytes) -> bytes:
         if self.zlib is None:
             return self._count(chunk)
