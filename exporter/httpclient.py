@@ -452,9 +452,9 @@ class HttpClient:
             raise ValueError("a header value has a line break")  # callers validate: a guard
         head = f"{method} {target.request_target} HTTP/1.1\r\nHost: {target.host_header}\r\n"
         request = f"{head}{headers}\r\n".encode("latin-1") + body
-        retry = method == "GET"  # idempotent: safe to send again
+        retry = method == "GET"  # idempotent: safe to send again (and on a kept connection)
         while True:
-            conn = self._reuse(target.key) if method == "GET" else None
+            conn = self._reuse(target.key) if retry else None  # the retry: a new one
             reused = conn is not None
             if conn is None:
                 conn = await self._connect(target)
@@ -480,10 +480,8 @@ class HttpClient:
         idle = self._idle.get(key)
         deadline = time.monotonic() - KEEPALIVE_SECONDS
         while idle:
-            conn = idle.pop()
-            self._idle_order.pop(conn, None)
-            if not idle:
-                del self._idle[key]
+            conn = idle[-1]  # the most recently kept
+            self._forget(conn)
             transport = conn.transport
             if conn.idle_since > deadline and transport is not None and not transport.is_closing():
                 return conn

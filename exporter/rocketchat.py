@@ -275,7 +275,8 @@ class RocketChatClient:
                     "health, or raise timeout for this workspace",
                 ) from None
             except ConnectFailed as exc:
-                raise PollError("connection", f"{path}: {_CONNECT_HINTS[exc.kind](exc)}") from None
+                hint = _CONNECT_HINTS[exc.kind].format(detail=exc.detail)
+                raise PollError("connection", f"{path}: {hint}") from None
             except (ConnectionLost, OSError) as exc:
                 detail = exc.detail if isinstance(exc, ConnectionLost) else type(exc).__name__
                 raise PollError(
@@ -376,11 +377,11 @@ def _query(params: tuple[tuple[str, str], ...]) -> str:
     return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
 
 
-_CONNECT_HINTS: dict[str, Callable[[ConnectFailed], str]] = {
-    "certificate": lambda e: "TLS certificate not trusted; set tls.ca_file for this workspace",
-    "dns": lambda e: "host name does not resolve; check url and DNS",
-    "tls": lambda e: "TLS handshake failed; check the server's TLS setup",
-    "os": lambda e: f"cannot connect: {e.detail}; check url and firewalls",
+_CONNECT_HINTS = {  # by ConnectFailed.kind
+    "certificate": "TLS certificate not trusted; set tls.ca_file for this workspace",
+    "dns": "host name does not resolve; check url and DNS",
+    "tls": "TLS handshake failed; check the server's TLS setup",
+    "os": "cannot connect: {detail}; check url and firewalls",
 }
 
 
