@@ -91,29 +91,45 @@ def free_port() -> int:
 
 
 WARM_UP = 5  # scrapes before the timed ones, for the exporter and the baselines alike
+# under load, p99 is what is compared: three times the scrapes, so that it is the 6th slowest
+# of 600 rather than the 2nd of 200 (two identical servers measured up to 2x apart with 200)
+LOAD_SCRAPES = 3
+
+
+async def timed_scrape(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str]
+) -> tuple[float, int]:
+    """One scrape: (seconds from request to the last byte, body size)."""
+    start = time.perf_counter()
+    async with session.get(url, headers=headers, auto_decompress=False) as resp:
+        body = await resp.read()
+    return time.perf_counter() - start, len(body)
+
+
+def summarize(times: list[float], size: int) -> Latency:
+    times = sorted(times)
+    return Latency(
+        statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], size
+    )
+
+
+def encoding(gzip: bool) -> dict[str, str]:
+    return {"Accept-Encoding": "gzip" if gzip else "identity"}
 
 
 async def scrape_latency(
     session: aiohttp.ClientSession, url: str, count: int, gzip: bool
 ) -> Latency:
-    headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
+    headers = encoding(gzip)
     # not timed: the first requests of a connection and a process (not for the few scrapes
     # of a server that renders at each: seconds each at N = 10 000)
     for _ in range(WARM_UP if count >= 20 else 0):
-        async with session.get(url, headers=headers, auto_decompress=False) as resp:
-            await resp.read()
-    times = []
-    size = 0
+        await timed_scrape(session, url, headers)
+    times, size = [], 0
     for _ in range(count):
-        start = time.perf_counter()
-        async with session.get(url, headers=headers, auto_decompress=False) as resp:
-            body = await resp.read()
-        times.append(time.perf_counter() - start)
-        size = len(body)
-    times.sort()
-    return Latency(
-        statistics.median(times), times[min(len(times) - 1, int(len(times) * 0.99))], size
-    )
+        took, size = await timed_scrape(session, url, headers)
+        times.append(took)
+    return summarize(times, size)
 
 
 async def scrape_both(
@@ -124,6 +140,35 @@ async def scrape_both(
         f"{prefix}_{'gzip' if gzip else 'plain'}": await scrape_latency(session, url, count, gzip)
         for gzip in (False, True)
     }
+
+
+async def scrape_interleaved(
+    session: aiohttp.ClientSession, urls: dict[str, str], count: int
+) -> dict[str, Latency]:
+    """`count` scrapes of each server, plain then gzip, taken in turns (the order rotating
+    every round), so that every server is measured at the same moments, under the same load:
+    measured one after the other, each saw a different stretch of a busy machine. Keys:
+    {name}_plain, {name}_gzip; plus static_plain and static_gzip, the two (a) servers
+    (static1, static2) pooled."""
+    result = {}
+    for gzip in (False, True):
+        headers = encoding(gzip)
+        kind = "gzip" if gzip else "plain"
+        times: dict[str, list[float]] = {name: [] for name in urls}
+        sizes = dict.fromkeys(urls, 0)
+        for url in urls.values():
+            for _ in range(WARM_UP):
+                await timed_scrape(session, url, headers)
+        order = list(urls)
+        for _ in range(count):
+            order = order[1:] + order[:1]
+            for name in order:
+                took, sizes[name] = await timed_scrape(session, urls[name], headers)
+                times[name].append(took)
+        for name in urls:
+            result[f"{name}_{kind}"] = summarize(times[name], sizes[name])
+        result[f"static_{kind}"] = summarize(times["static1"] + times["static2"], sizes["static1"])
+    return result
 
 
 async def scrape_baseline(
@@ -144,6 +189,34 @@ async def scrape_baseline(
         return await scrape_both(session, baseline.url() + "/metrics", count, mode)
     finally:
         baseline.stop()
+
+
+@contextlib.asynccontextmanager
+async def static_servers(tmp: Path, exposition: Path, *extra: str) -> AsyncIterator[dict[str, str]]:
+    """Two baseline (a) servers on the exposition, {static1: url, static2: url}: two identical
+    servers measured side by side show how far apart the same thing measures on this machine
+    (the resolution of every ratio to (a)); pooled, they are (a) with twice the samples."""
+    servers = []
+    try:
+        for index in (1, 2):
+            url_file = tmp / f"baseline-static{index}-{exposition.stem}"
+            servers.append(
+                Process(
+                    [str(HERE / "baselines.py"), "static", str(exposition), str(url_file), *extra],
+                    url_file,
+                )
+            )
+        yield {f"static{i}": server.url() + "/metrics" for i, server in enumerate(servers, 1)}
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def apart(result: dict[str, Latency], kind: str, quantile: str) -> float:
+    """How far apart the two (a) servers measured: the larger figure over the smaller."""
+    first = getattr(result[f"static1_{kind}"], quantile)
+    second = getattr(result[f"static2_{kind}"], quantile)
+    return float(max(first, second) / min(first, second))
 
 
 async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float = 300) -> None:
@@ -284,9 +357,10 @@ async def size_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
         result, text = await first_round(session, url, exporter, count)
         exposition = tmp / f"exposition-{count}.txt"
         exposition.write_text(text)
-        result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
+        async with static_servers(tmp, exposition) as static:
+            urls = {"exporter": url + "/metrics", **static}
+            result |= await scrape_interleaved(session, urls, few(scrapes, count))
         # the stock way is slow at large N: fewer scrapes keep the run short
-        result |= await scrape_baseline(session, tmp, "static", exposition, few(scrapes, count))
         result |= await scrape_baseline(session, tmp, "client", exposition, slow(scrapes, count))
         if count <= 1000:  # start-up varies run to run: the median of three starts
             starts = [(result["listening_s"], result["ready_s"])]
@@ -326,20 +400,16 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
             await asyncio.sleep(2.5)  # every workspace's next polls are sent and hang
         else:
             await asyncio.sleep(float(interval[:-1]))  # past the first round's burst
-        own = await scrape_both(session, url + "/metrics", scrapes, "exporter")
-        # baseline (a) scraped under the very same load: separates the exporter's design
-        # from a machine whose two cores are busy with the fake fleet and the polls
         async with session.get(url + "/metrics") as resp:
             exposition = tmp / f"busy-exposition-{mode}.txt"
             exposition.write_text(await resp.text())
-        static = await scrape_baseline(session, tmp, "static", exposition, scrapes)
-        result = {
-            "plain": own["exporter_plain"],
-            "gzip": own["exporter_gzip"],
-            "static_plain": static["static_plain"],
-            "static_gzip": static["static_gzip"],
-        }
-        return result
+        # baseline (a) scraped under the very same load, in turns with the exporter: separates
+        # the exporter's design from a machine whose two cores are busy with the fake fleet
+        # and the polls
+        async with static_servers(tmp, exposition) as static:
+            return await scrape_interleaved(
+                session, {"exporter": url + "/metrics", **static}, scrapes
+            )
 
 
 async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
@@ -353,15 +423,14 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
         await wait_ready(session, url)
         text = await full_exposition(session, url, count)
         await asyncio.sleep(3)  # past the first round: polls now land spread over 30 s
-        result |= await scrape_both(session, url + "/metrics", few(scrapes, count), "exporter")
         exposition = tmp / f"standard-exposition-{count}.txt"
         exposition.write_text(text)
+        async with static_servers(tmp, exposition) as static:
+            urls = {"exporter": url + "/metrics", **static}
+            result |= await scrape_interleaved(session, urls, few(scrapes, count))
         changes = str(count / 30 * 1.4)  # instances.get every 30 s, 4 more every 5 min
         result |= await scrape_baseline(
             session, tmp, "cached", exposition, slow(scrapes, count), changes
-        )
-        result |= await scrape_baseline(
-            session, tmp, "static", exposition, few(scrapes, count), changes
         )
     out = subprocess.run(
         [sys.executable, str(HERE / "render_cost.py"), str(count), "15"],
@@ -468,19 +537,26 @@ def report(
         "",
         f"## /metrics scrape latency, idle (ms, p50 / p99 over {scrapes} scrapes)",
         "",
+        "(a) is two servers of the same bytes pre-rendered, scraped in turns with the exporter "
+        "(the order rotating), their samples pooled; how far apart the two measured is the "
+        "resolution of the ratios. (b) is scraped after them (at N = 10 000: 50 scrapes of the "
+        "exporter and (a), 3 of (b)).",
+        "",
     ]
     lines.append(
-        "| N workspaces | series | body plain / gzip | exporter plain | (a) pre-rendered plain | (b) prometheus_client plain | exporter gzip | (a) gzip | (b) gzip | p50 exporter/(a) gzip | (b)/exporter gzip |"
+        "| N workspaces | series | body plain / gzip | exporter plain | (a) pre-rendered plain | (b) prometheus_client plain | exporter gzip | (a) gzip | (b) gzip | p50 exporter/(a) plain / gzip | two (a) servers apart, p50 plain / gzip | (b)/exporter gzip |"
     )
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in sizes:
-        ratio_a = r["exporter_gzip"].p50 / r["static_gzip"].p50
+        ratio_plain = r["exporter_plain"].p50 / r["static_plain"].p50
+        ratio_gzip = r["exporter_gzip"].p50 / r["static_gzip"].p50
         ratio_b = r["client_gzip"].p50 / r["exporter_gzip"].p50
         lines.append(
             f"| {r['n']} | {r['series']} | {r['exporter_plain'].size / 1e6:.2f} MB / {r['exporter_gzip'].size / 1e6:.2f} MB "
             f"| {r['exporter_plain'].cell()} | {r['static_plain'].cell()} | {r['client_plain'].cell()} "
             f"| {r['exporter_gzip'].cell()} | {r['static_gzip'].cell()} | {r['client_gzip'].cell()} "
-            f"| {ratio_a:.2f}x | {ratio_b:.0f}x |"
+            f"| {ratio_plain:.2f}x / {ratio_gzip:.2f}x "
+            f"| {apart(r, 'plain', 'p50'):.2f}x / {apart(r, 'gzip', 'p50'):.2f}x | {ratio_b:.0f}x |"
         )
     lines += [
         "",
@@ -518,18 +594,18 @@ def report(
         idle = next(r for r in sizes if r["n"] == n)
         lines += [
             "",
-            f"## Scrapes under load, N = {n} (ms, p50 / p99)",
+            f"## Scrapes under load, N = {n} (ms, p50 / p99 over {LOAD_SCRAPES * scrapes} scrapes)",
             "",
-            "(a) is the pre-rendered baseline, scraped under the same load right after the exporter.",
+            "(a) is two servers of the same bytes pre-rendered, started on the exporter's "
+            "exposition and scraped in turns with it (the order rotating), so all three are "
+            "measured under the same load at the same moments; their samples pooled. The last "
+            "columns: how far apart the two (a) servers measured (the resolution of the ratios).",
             "",
-            "| situation | exporter plain | exporter gzip | (a) plain | (a) gzip | exporter p99 / idle p99, plain | gzip |",
-            "|---|---|---|---|---|---|---|",
+            "| situation | exporter plain | exporter gzip | (a) plain | (a) gzip | p99 exporter/(a) plain | gzip | two (a) servers apart, p99 plain | gzip |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        lines.append(
-            f"| idle | {idle['exporter_plain'].cell()} | {idle['exporter_gzip'].cell()} "
-            f"| {idle['static_plain'].cell()} | {idle['static_gzip'].cell()} | 1.00x | 1.00x |"
-        )
         situations = (
+            ("idle", None),
             (
                 f"every workspace polled every 5 s ({2 * n // 5} requests/s, 100 ms latency)",
                 "poll-5s",
@@ -538,11 +614,15 @@ def report(
             ("every workspace hanging after a good round (30 s timeout)", "hang"),
         )
         for label, key in situations:
-            b = busy[key]
+            b = busy[key] if key else idle
+            if key is None:
+                label += f" ({scrapes} scrapes, from the table above)"
             lines.append(
-                f"| {label} | {b['plain'].cell()} | {b['gzip'].cell()} "
+                f"| {label} | {b['exporter_plain'].cell()} | {b['exporter_gzip'].cell()} "
                 f"| {b['static_plain'].cell()} | {b['static_gzip'].cell()} "
-                f"| {b['plain'].p99 / idle['exporter_plain'].p99:.2f}x | {b['gzip'].p99 / idle['exporter_gzip'].p99:.2f}x |"
+                f"| {b['exporter_plain'].p99 / b['static_plain'].p99:.2f}x "
+                f"| {b['exporter_gzip'].p99 / b['static_gzip'].p99:.2f}x "
+                f"| {apart(b, 'plain', 'p99'):.2f}x | {apart(b, 'gzip', 'p99'):.2f}x |"
             )
     if standard:
         lines += [
@@ -635,7 +715,7 @@ async def main() -> int:
         print(f"measuring scrapes under load at N={largest} ...", file=sys.stderr)
         busy: dict[str, Any] = {"n": largest}
         for mode in ("poll-5s", "poll-1s", "hang"):
-            busy[mode] = await busy_run(tmp, largest, args.scrapes, mode)
+            busy[mode] = await busy_run(tmp, largest, LOAD_SCRAPES * args.scrapes, mode)
         standard = []
         big = [count for count in sizes if count >= largest]
         for count in big:
