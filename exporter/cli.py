@@ -191,7 +191,9 @@ async def _serve(
         )
         return EXIT_FAIL
     settling = asyncio.create_task(_settle_after_first_round(exporter), name="gc settle")
-    collecting = asyncio.create_task(gctune.collect_periodically(), name="gc clock")
+    collecting = asyncio.create_task(
+        gctune.collect_periodically(step_aside=exporter.state.priority.step_aside), name="gc clock"
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

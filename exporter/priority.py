@@ -2,9 +2,9 @@
 
 The exporter serves scrapes and polls in one event loop. A scrape only sends ready bytes, but
 it waits for whatever else the loop runs between its writes: a render batch, the start of a
-new poll. Those can wait a few milliseconds without anyone noticing (a poll every 30 s, a
-render every second), so they check here first. The wait is bounded: a client that scrapes
-without pause slows them down, never stops them.
+new poll, a garbage collection. Those can wait a few milliseconds without anyone noticing (a
+poll every 30 s, a render every second), so they check here first. The wait is bounded: a
+client that scrapes without pause slows them down, never stops them.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ class ScrapePriority:
             return
         await wait_at_most(self._idle, MAX_PAUSE)
 
-    async def before_poll(self) -> None:
-        """A new poll waits for the scrapes in flight (or MAX_PAUSE); at once if none."""
+    async def step_aside(self) -> None:
+        """Background work that need not start now (a new poll, a garbage collection) waits
+        for the scrapes in flight (or MAX_PAUSE); at once if none."""
         if self.in_flight:
             await self.pause()
 

@@ -67,3 +67,36 @@ async def test_collections_run_on_a_clock_each_generation_in_its_turn() -> None:
         task.cancel()
         gc.callbacks.remove(record)
     assert seen.count(0) >= 4 and seen.count(1) >= 2  # every 3rd tick is at least a gen 1
+
+
+async def test_each_clocked_collection_first_steps_aside_for_scrapes() -> None:
+    """A collection pauses the loop (and any scrape in it): each one first awaits the
+    priority's step_aside, which holds it back while a scrape is being answered."""
+    import asyncio
+    import gc
+
+    from exporter import gctune
+
+    events: list[str] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            events.append("collect")
+
+    async def step_aside() -> None:
+        events.append("aside")
+
+    gc.callbacks.append(record)
+    task = asyncio.create_task(gctune.collect_periodically(0.001, step_aside=step_aside))
+    try:
+        async with asyncio.timeout(30):
+            while events.count("collect") < 5:
+                await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+        gc.callbacks.remove(record)
+    # every clocked collection directly follows a step aside (a collection CPython starts on
+    # its own allocation count may come anywhere: only ours are paired)
+    clocked = [i for i, e in enumerate(events) if e == "aside"]
+    assert len(clocked) >= 5
+    assert all(events[i + 1] == "collect" for i in clocked if i + 1 < len(events))

@@ -147,7 +147,7 @@ async def test_background_work_steps_aside_for_a_scrape_in_flight_but_not_foreve
     ended, and never longer than MAX_PAUSE (a client scraping without pause slows the
     background work down, it cannot stop it)."""
     priority = ScrapePriority()
-    await asyncio.wait_for(priority.before_poll(), 1)  # nothing in flight: at once
+    await asyncio.wait_for(priority.step_aside(), 1)  # nothing in flight: at once
     order: list[str] = []
 
     async def background() -> None:
@@ -165,7 +165,7 @@ async def test_background_work_steps_aside_for_a_scrape_in_flight_but_not_foreve
 
     started = time.monotonic()
     with priority.scrape():  # a scrape that never ends, as far as the waiter knows
-        await asyncio.wait_for(priority.before_poll(), 1)
+        await asyncio.wait_for(priority.step_aside(), 1)
     assert time.monotonic() - started >= MAX_PAUSE * 0.9
 
 
