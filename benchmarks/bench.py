@@ -172,6 +172,15 @@ async def scrape_interleaved(
     return result
 
 
+def start_baseline(tmp: Path, mode: str, exposition: Path, *extra: str, name: str = "") -> Process:
+    """A baseline server (baselines.py MODE) on the exposition; `name` tells two of one mode
+    apart."""
+    url_file = tmp / f"baseline-{name or mode}-{exposition.stem}"
+    return Process(
+        [str(HERE / "baselines.py"), mode, str(exposition), str(url_file), *extra], url_file
+    )
+
+
 async def scrape_baseline(
     session: aiohttp.ClientSession,
     tmp: Path,
@@ -182,10 +191,7 @@ async def scrape_baseline(
 ) -> dict[str, Latency]:
     """Start a baseline server (baselines.py MODE) on the exposition, scrape it `count` times
     plain and gzip, stop it."""
-    url_file = tmp / f"baseline-{mode}-{exposition.stem}"
-    baseline = Process(
-        [str(HERE / "baselines.py"), mode, str(exposition), str(url_file), *extra], url_file
-    )
+    baseline = start_baseline(tmp, mode, exposition, *extra)
     try:
         return await scrape_both(session, baseline.url() + "/metrics", count, mode)
     finally:
@@ -200,13 +206,7 @@ async def static_servers(tmp: Path, exposition: Path) -> AsyncIterator[dict[str,
     servers = []
     try:
         for index in (1, 2):
-            url_file = tmp / f"baseline-static{index}-{exposition.stem}"
-            servers.append(
-                Process(
-                    [str(HERE / "baselines.py"), "static", str(exposition), str(url_file)],
-                    url_file,
-                )
-            )
+            servers.append(start_baseline(tmp, "static", exposition, name=f"static{index}"))
         yield {f"static{i}": server.url() + "/metrics" for i, server in enumerate(servers, 1)}
     finally:
         for server in servers:
