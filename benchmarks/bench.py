@@ -67,10 +67,7 @@ class Process:
         return self.url_file.read_text()
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
+        return rss_mib(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -287,7 +284,7 @@ def start_fleet(tmp: Path, count: int, latency: float, mode: str) -> tuple[Proce
     return fleet, fleet.url()
 
 
-def start_exporter(config: Path, port: int) -> Process:
+def start_exporter(config: Path, port: int, *flags: str) -> Process:
     return Process(
         [
             "-m",
@@ -298,6 +295,7 @@ def start_exporter(config: Path, port: int) -> Process:
             f"127.0.0.1:{port}",
             "--log-level",
             "error",
+            *flags,
         ]
     )
 
@@ -326,7 +324,14 @@ async def first_round(
 
 @contextlib.asynccontextmanager
 async def running(
-    tmp: Path, name: str, count: int, latency: float, mode: str = "normal", **config: Any
+    tmp: Path,
+    name: str,
+    count: int,
+    latency: float,
+    mode: str = "normal",
+    *,
+    flags: tuple[str, ...] = (),
+    **config: Any,
 ) -> AsyncIterator[tuple[Process, Process, str, aiohttp.ClientSession]]:
     """A fake fleet, an exporter polling it (config file `name`; the collectors of the command
     line unless given) and a client session: (fleet, exporter, exporter URL, session)."""
@@ -334,7 +339,7 @@ async def running(
     config.setdefault("collectors", OPTIONS["collectors"])
     path = write_config(tmp / f"{name}-{count}.yaml", fleet_url, count, **config)
     port = free_port()
-    exporter = start_exporter(path, port)
+    exporter = start_exporter(path, port, *flags)
     try:
         async with aiohttp.ClientSession() as session:
             yield fleet, exporter, f"http://127.0.0.1:{port}", session
@@ -386,17 +391,19 @@ async def start_times(session: aiohttp.ClientSession, config: Path) -> tuple[flo
         exporter.stop()
 
 
-async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, Latency]:
+async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, Any]:
     """Scrapes while every workspace is being polled (every 5 s, or every 1 s: saturated), or
     while every workspace hangs until its timeout. All start from a full first round, so the
-    exposition is as large as when idle."""
-    interval = {"poll-5s": "5s", "poll-1s": "1s", "hang": "1s"}[mode]
-    fleet_mode = "hang-on-signal" if mode == "hang" else "normal"
+    exposition is as large as when idle. `-front`: with --web.front-process (its RSS too)."""
+    load = mode.removesuffix("-front")
+    interval = {"poll-5s": "5s", "poll-1s": "1s", "hang": "1s"}[load]
+    fleet_mode = "hang-on-signal" if load == "hang" else "normal"
     options = {"poll_interval": interval, "statistics_interval": interval, "timeout": "30s"}
-    async with running(tmp, f"busy-{mode}", count, 0.1, fleet_mode, **options) as run:
-        fleet, _, url, session = run
+    flags = ("--web.front-process",) if mode.endswith("-front") else ()
+    async with running(tmp, f"busy-{mode}", count, 0.1, fleet_mode, flags=flags, **options) as run:
+        fleet, exporter, url, session = run
         await wait_ready(session, url)
-        if mode == "hang":
+        if load == "hang":
             fleet.proc.send_signal(signal.SIGUSR1)
             await asyncio.sleep(2.5)  # every workspace's next polls are sent and hang
         else:
@@ -408,9 +415,23 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
         # the exporter's design from a machine whose two cores are busy with the fake fleet
         # and the polls
         async with static_servers(tmp, exposition) as static:
-            return await scrape_interleaved(
+            result: dict[str, Any] = await scrape_interleaved(
                 session, {"exporter": url + "/metrics", **static}, scrapes
             )
+        if flags:
+            result["front_rss_mib"] = sum(map(rss_mib, children(exporter.proc.pid)))
+        return result
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
@@ -612,6 +633,11 @@ def report(
                 "poll-5s",
             ),
             (f"every workspace polled every 1 s ({2 * n} requests/s)", "poll-1s"),
+            (
+                "the same, with --web.front-process (the front's RSS: "
+                f"{busy['poll-1s-front']['front_rss_mib']:.0f} MiB)",
+                "poll-1s-front",
+            ),
             ("every workspace hanging after a good round (30 s timeout)", "hang"),
         )
         for label, key in situations:
@@ -715,7 +741,7 @@ async def main() -> int:
             memory.append(await memory_run(tmp, max(sizes), "core"))
         print(f"measuring scrapes under load at N={largest} ...", file=sys.stderr)
         busy: dict[str, Any] = {"n": largest}
-        for mode in ("poll-5s", "poll-1s", "hang"):
+        for mode in ("poll-5s", "poll-1s", "poll-1s-front", "hang"):
             busy[mode] = await busy_run(tmp, largest, LOAD_SCRAPES * args.scrapes, mode)
         standard = []
         big = [count for count in sizes if count >= largest]

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 import signal
 import sys
@@ -18,7 +17,8 @@ from typing import TYPE_CHECKING
 from . import __version__, gctune, webimport  # noqa: F401
 from .config import load_config
 from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
-from .daemon import Exporter
+from .daemon import Exporter, FrontSettings
+from .logsetup import setup_logging
 from .poller import Poller, new_state
 from .render import Renderer
 from .shard import assigned, parse_shard
@@ -86,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="enable POST /-/reload (off by default; SIGHUP always reloads)",
     )
     parser.add_argument(
+        "--web.front-process",
+        dest="front_process",
+        action="store_true",
+        help="serve from a second process that owns the listening socket and answers "
+        "/metrics, /ready and /healthz itself (scrape latency unaffected by polling load; "
+        "the other paths are passed through)",
+    )
+    parser.add_argument(
         "--shard",
         metavar="I/N",
         help="poll only the workspaces of shard I of N (overrides the config's shard)",
@@ -97,31 +105,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,6 +146,7 @@ async def _serve(
     overrides: Overrides,
     lifecycle: bool,
     web_path: str | None = None,
+    front: FrontSettings | None = None,
 ) -> int:
     exporter: Exporter
 
@@ -181,7 +165,9 @@ async def _serve(
             gctune.settle(full=True)  # the new workspaces' state joins the frozen heap
         return problems
 
-    exporter = Exporter(config, web_config, reload if path else None, lifecycle=lifecycle)
+    exporter = Exporter(
+        config, web_config, reload if path else None, lifecycle=lifecycle, front=front
+    )
     gctune.tune()
     try:
         await exporter.start()
@@ -208,13 +194,20 @@ async def _serve(
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
-    await stop.wait()
-    log.info("signal received, shutting down")
+    lost = exporter.front.lost if exporter.front is not None else asyncio.Event()
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in waits:
+        waiting.cancel()
+    if not lost.is_set():
+        log.info("signal received, shutting down")
     settling.cancel()
     collecting.cancel()
-    await asyncio.wait_for(exporter.stop(), timeout=1.5)
-    return EXIT_OK
+    await asyncio.wait_for(exporter.stop(), timeout=STOP_TIMEOUT)
+    return EXIT_FAIL if lost.is_set() else EXIT_OK
 
+
+STOP_TIMEOUT = 3.0  # seconds: the front process's connections close, then ours
 
 SETTLE_AFTER = 0.5  # seconds after the first exposition: /ready's answer goes out first
 
@@ -249,8 +242,17 @@ async def _run(
     try:
         if args.once:
             return await _once(config)
+        front = None
+        if args.front_process:
+            front = FrontSettings(args.web_config, args.log_level, args.log_format)
         return await _serve(
-            config, web_config, args.config, overrides, args.enable_lifecycle, args.web_config
+            config,
+            web_config,
+            args.config,
+            overrides,
+            args.enable_lifecycle,
+            args.web_config,
+            front,
         )
     finally:
         if fake is not None:

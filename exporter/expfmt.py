@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
 
 def escape(value: str) -> str:
     """Label value escaping of the text format: backslash, double quote, newline."""

@@ -24,13 +24,11 @@ from .encoder import (
     render_instances,
     render_statistics,
 )
-from .expfmt import fmt
+from .expfmt import CONTENT_TYPE, fmt
 from .parse import InstancesAnswer, Statistics
 from .state import State, WorkspaceState
 
 __all__ = ["CONTENT_TYPE", "FAMILIES", "Renderer", "fmt"]
-
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @dataclass(slots=True)

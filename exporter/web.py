@@ -23,7 +23,7 @@ from .state import State
 from .statuspage import STATES, fleet_main, fleet_page, workspace_main, workspace_page
 from .webconfig import WebConfig
 from .webguard import WebGuard
-from .webserver import BusyTracker
+from .webserver import BusyTracker, accepts_gzip
 
 log = logging.getLogger("exporter.web")
 
@@ -60,6 +60,7 @@ class Publisher:
         # first_exposition event is set too)
         self.complete = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
+        self.on_publish: Callable[[], None] | None = None  # the front process's feed (frontlink)
 
     def publish_now(self) -> None:
         complete = self.state.ready
@@ -67,6 +68,7 @@ class Publisher:
         self._publish(_assemble(parts, plain=False))
         self.generation = generation
         self._set_complete(complete)
+        self._published()
 
     async def render(self) -> float:
         """Render and publish once; returns the CPU seconds it took (not time spent waiting).
@@ -88,6 +90,7 @@ class Publisher:
         self._publish(published)
         self.generation = generation
         self._set_complete(complete)
+        self._published()
         return self.renderer.last_render_seconds + published.worker_cpu
 
     def _publish(self, published: _Published) -> None:
@@ -113,6 +116,10 @@ class Publisher:
             self._joined = b"".join(self.parts)
         return self._joined
 
+    def _published(self) -> None:
+        if self.on_publish is not None:
+            self.on_publish()
+
     def _set_complete(self, complete: bool) -> None:
         if complete and not self.complete:
             self.complete = True
@@ -133,6 +140,7 @@ class Publisher:
             except Exception:  # a bug must not freeze /metrics on old values forever
                 log.exception("rendering the exposition failed")
                 self._publish(_assemble([], plain=False))
+                self._published()
                 await asyncio.sleep(1)
                 continue
             await self._pause(max(self.MIN_INTERVAL, 5 * cost))
@@ -243,14 +251,6 @@ def make_app(
     return app
 
 
-def _accepts_gzip(request: web.Request) -> bool:
-    for part in request.headers.get("Accept-Encoding", "").split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
-            return True
-    return False
-
-
 async def metrics(request: web.Request) -> web.StreamResponse:
     """The published exposition and the self-metrics: plain, the parts joined once per render;
     gzip, the published stream finished with the self-metrics into one member."""
@@ -260,7 +260,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     own = publisher.self_metrics.text()
     response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
     with publisher.state.priority.scrape():
-        if publisher.gzip_current and _accepts_gzip(request):
+        if publisher.gzip_current and accepts_gzip(request):
             head, tail = publisher.gzip_head, publisher.gzip_tail(own)
             response.headers["Content-Encoding"] = "gzip"
             response.content_length = len(head) + len(tail)

@@ -16,11 +16,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import bcrypt
 from aiohttp import web
 
-from .state import State
 from .tlsconfig import san_values
 from .webconfig import RateLimit, WebConfig
 
@@ -29,6 +29,15 @@ log = logging.getLogger("exporter.web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNPROTECTED_PATHS = frozenset({"/healthz"})
 REALM = "rocketchat-exporter"
+
+
+class AuthCounter(Protocol):
+    """Where basic-auth failures are counted: the State, or in the front process its link
+    to the polling process's State."""
+
+    auth_failures: int | None
+
+    def record_auth_failure(self) -> None: ...
 
 
 def parse_basic_auth(header: str) -> tuple[str, str] | None:
@@ -75,7 +84,7 @@ class BasicAuthGuard:
     MAX_PENDING = 8
     MAX_REMEMBERED = 1024
 
-    def __init__(self, users: dict[str, bytes], state: State) -> None:
+    def __init__(self, users: dict[str, bytes], state: AuthCounter) -> None:
         self.users = users
         self.state = state
         state.auth_failures = 0
@@ -145,7 +154,7 @@ class WebGuard:
     certificate SANs, basic auth) plus the extra headers, read from the current web config so a
     reload (SIGHUP) applies to the next request."""
 
-    def __init__(self, web_config: WebConfig, state: State) -> None:
+    def __init__(self, web_config: WebConfig, state: AuthCounter) -> None:
         self.state = state
         self.config = WebConfig()
         self.bucket: TokenBucket | None = None

@@ -132,6 +132,14 @@ class BoundedSite(web.TCPSite):
         self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
 
 
+def accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
+            return True
+    return False
+
+
 class QuietClientErrors(logging.Filter):
     """Malformed requests and client disconnects: one line without traceback, at most
     `per_minute` a minute, then a count of those left out."""

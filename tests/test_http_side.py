@@ -279,7 +279,7 @@ async def test_a_flood_of_idle_connections_cannot_lock_out_a_scraper(
     )
     async with aiohttp.ClientSession() as other, other.get(run.exporter.url + "/metrics") as resp:
         assert resp.status == 200 and "rocketchat_up" in await resp.text()
-    assert len(run.exporter.runner.server.connections) <= 40
+    assert len(run.exporter.listener.runner.server.connections) <= 40
     for sock in sockets:
         sock.close()
 
