@@ -20,7 +20,7 @@ import logging
 import sys
 import zlib
 
-from . import webimport  # noqa: F401  (before aiohttp, see there)
+from . import gctune, webimport  # noqa: F401  (webimport before aiohttp, see there)
 
 # isort: split
 import aiohttp
@@ -68,8 +68,9 @@ class Exposition:
             if self._plain_scraped:  # plain scrapes come: have the next one's text ready
                 self._plain_scraped = False
                 self._inflate()
-            else:
-                self._plain = None  # not kept for the next plain scrape, who knows when
+            elif self._plain is not None:  # not kept for a plain scrape that may never come
+                self._plain = None
+                asyncio.get_running_loop().run_in_executor(None, gctune.release_free_memory)
 
     def _inflate(self) -> asyncio.Future[bytes]:
         if self._inflating is None:
@@ -91,7 +92,9 @@ class Exposition:
 
 
 def _inflate(head: bytes) -> bytes:
-    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+    text = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
+    gctune.release_free_memory()  # the text before it was just dropped (16 MB at 1000)
+    return text
 
 
 class ParentCounter:
