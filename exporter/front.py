@@ -81,7 +81,8 @@ class Exposition:
 
     def _inflated(self, inflating: asyncio.Future[bytes]) -> None:
         if inflating is self._inflating and not inflating.cancelled() and not inflating.exception():
-            self._plain = inflating.result()
+            self._plain = inflating.result()  # the text before it is dropped: 16 MB at 1000
+            asyncio.get_running_loop().run_in_executor(None, gctune.release_free_memory)
 
     async def plain(self) -> bytes:
         self._plain_scraped = True
@@ -92,9 +93,7 @@ class Exposition:
 
 
 def _inflate(head: bytes) -> bytes:
-    text = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
-    gctune.release_free_memory()  # the text before it was just dropped (16 MB at 1000)
-    return text
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head)
 
 
 class ParentCounter:
