@@ -28,13 +28,12 @@ import yarl
 from aiohttp import web
 
 from .configmodel import ConfigError
-from .expfmt import CONTENT_TYPE
 from .frontlink import EXPOSITION, FRAME, FrontOptions
 from .listener import Listener
 from .logsetup import setup_logging
 from .webconfig import WebConfig, load_web_config
 from .webguard import WebGuard
-from .webserver import BusyTracker, accepts_gzip, quiet_client_errors
+from .webserver import BusyTracker, accepts_gzip, quiet_client_errors, send_exposition
 
 log = logging.getLogger("exporter.front")
 
@@ -132,21 +131,10 @@ def make_front_app(
     async def metrics(request: web.Request) -> web.StreamResponse:
         if exposition.generation < 0:
             return web.Response(status=503, text="no exposition yet\n")
-        response = web.StreamResponse(
-            headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"}
-        )
         if accepts_gzip(request):
-            body, tail = exposition.head, exposition.tail
-            response.headers["Content-Encoding"] = "gzip"
-        else:
-            tail = exposition.own
-            body = await exposition.plain()
-        response.content_length = len(body) + len(tail)
-        await response.prepare(request)
-        await response.write(body)
-        await response.write(tail)
-        await response.write_eof()
-        return response
+            return await send_exposition(request, exposition.head, exposition.tail, gzipped=True)
+        text = await exposition.plain()
+        return await send_exposition(request, text, exposition.own, gzipped=False)
 
     async def ready(request: web.Request) -> web.Response:
         if exposition.complete:

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from . import gctune
-from .render import CONTENT_TYPE, Renderer
+from .render import Renderer
 from .selfmetrics import SelfMetrics, finish_gzip, open_gzip
 from .state import State
 from .statuspage import STATES, fleet_main, fleet_page, workspace_main, workspace_page
 from .webconfig import WebConfig
 from .webguard import WebGuard
-from .webserver import BusyTracker, accepts_gzip
+from .webserver import BusyTracker, accepts_gzip, send_exposition
 
 log = logging.getLogger("exporter.web")
 
@@ -258,22 +258,11 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     if publisher.generation < 0:  # a scrape before the first background render
         publisher.publish_now()
     own = publisher.self_metrics.text()
-    response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
     with publisher.state.priority.scrape():
         if publisher.gzip_current and accepts_gzip(request):
             head, tail = publisher.gzip_head, publisher.gzip_tail(own)
-            response.headers["Content-Encoding"] = "gzip"
-            response.content_length = len(head) + len(tail)
-            await response.prepare(request)
-            await response.write(head)
-        else:
-            plain, tail = publisher.joined(), own
-            response.content_length = len(plain) + len(tail)
-            await response.prepare(request)
-            await response.write(plain)
-        await response.write(tail)
-        await response.write_eof()
-    return response
+            return await send_exposition(request, head, tail, gzipped=True)
+        return await send_exposition(request, publisher.joined(), own, gzipped=False)
 
 
 async def reload_config(request: web.Request) -> web.Response:

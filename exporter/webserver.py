@@ -16,6 +16,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestHandler
 
+from .expfmt import CONTENT_TYPE
+
 log = logging.getLogger("exporter.web")
 
 # aiohttp closes a connection that has not sent complete headers within its keep-alive timeout
@@ -138,6 +140,22 @@ def accepts_gzip(request: web.Request) -> bool:
         if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
             return True
     return False
+
+
+async def send_exposition(
+    request: web.Request, body: bytes, tail: bytes, *, gzipped: bool
+) -> web.StreamResponse:
+    """A /metrics answer: the exposition (or its open gzip stream) and its tail (the
+    self-metrics, or their gzip end), written as they are, never joined into one copy."""
+    response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.content_length = len(body) + len(tail)
+    await response.prepare(request)
+    await response.write(body)
+    await response.write(tail)
+    await response.write_eof()
+    return response
 
 
 class QuietClientErrors(logging.Filter):
