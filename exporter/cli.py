@@ -207,7 +207,7 @@ async def _serve(
     return EXIT_FAIL if lost.is_set() else EXIT_OK
 
 
-STOP_TIMEOUT = 3.0  # seconds: the front process's connections close, then ours
+STOP_TIMEOUT = 1.8  # seconds (the contract: within 2 s), the front process included
 
 SETTLE_AFTER = 0.5  # seconds after the first exposition: /ready's answer goes out first
 

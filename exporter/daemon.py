@@ -73,7 +73,8 @@ class Exporter:
         self.reload_lock = asyncio.Lock()
 
     async def start(self) -> None:
-        """Bind the web server first (fail fast on a busy port), then start polling."""
+        """Bind the web server first (fail fast on a busy port), then start polling; with a
+        front process, polling starts while it binds (and stops if it cannot)."""
         quiet_client_errors()
         max_connections = self.max_connections or connection_budget(
             raise_fd_limit(), self.config.max_concurrency

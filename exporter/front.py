@@ -15,8 +15,10 @@ stopped or died).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import sys
 import zlib
 
@@ -245,7 +247,16 @@ async def serve(options: FrontOptions) -> int:
     finally:
         await listener.stop()
         guard.close()
+        _remove_socket(options.internal)
     return 0
+
+
+def _remove_socket(path: str) -> None:
+    """The polling process's socket and its private directory, if it could not (killed)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+    with contextlib.suppress(OSError):
+        os.rmdir(os.path.dirname(path))  # only if empty
 
 
 def main(argv: list[str]) -> int:

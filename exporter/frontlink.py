@@ -30,7 +30,7 @@ FRAME = struct.Struct("!cI")  # kind, payload length
 EXPOSITION = struct.Struct("!q?III")  # generation, complete, head, tail, own lengths
 SELF_METRICS_EVERY = 1.0  # seconds; the self-metrics refresh as often (selfmetrics.py)
 MAX_LINE = 1 << 20  # a line from the front: a reload's problems at most
-STOP_WAIT = 1.5  # seconds the front gets to close its connections before it is killed
+STOP_WAIT = 1.0  # seconds the front gets to close its connections before it is killed
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import json
 import os
 import signal
 import socket
@@ -207,6 +208,9 @@ async def test_a_killed_exporter_takes_its_front_down(
     run = await front_cli("--config", str(write_config(tmp_path, fake)))  # type: ignore[operator]
     await scrape_until(f"{run.url}/ready", lambda body: "ready" in body)
     front = run.front_pid()
+    arguments = Path(f"/proc/{front}/cmdline").read_bytes().split(b"\0")
+    private = Path(json.loads(arguments[3])["internal"]).parent  # the unix socket's directory
+    assert private.is_dir()
     run.process.kill()  # no chance to stop the front: it sees its stdin close
     await run.process.wait()
 
@@ -218,6 +222,7 @@ async def test_a_killed_exporter_takes_its_front_down(
         return state == "Z"  # exited, waiting for init to reap it
 
     await wait_for(gone, "the front process to exit")
+    assert not private.exists()  # the polling process could not remove it: the front did
     port = int(run.url.rsplit(":", 1)[1])
     with socket.socket() as sock:  # and its port is free again
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
