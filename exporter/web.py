@@ -68,7 +68,6 @@ class Publisher:
         self._publish(_assemble(parts, plain=False))
         self.generation = generation
         self._set_complete(complete)
-        self._published()
 
     async def render(self) -> float:
         """Render and publish once; returns the CPU seconds it took (not time spent waiting).
@@ -90,7 +89,6 @@ class Publisher:
         self._publish(published)
         self.generation = generation
         self._set_complete(complete)
-        self._published()
         return self.renderer.last_render_seconds + published.worker_cpu
 
     def _publish(self, published: _Published) -> None:
@@ -98,6 +96,8 @@ class Publisher:
         self.parts = published.parts
         self.gzip_head, self.gzip_rest = published.gzip_head, published.gzip_rest
         self._joined = published.plain
+        if self.on_publish is not None:  # it only wakes the feed: generation and complete,
+            self.on_publish()  # set by the caller before the loop's next turn, go with it
 
     def gzip_tail(self, own: bytes) -> bytes:
         """The end of the gzip member: the self-metrics and the trailer, finished once per
@@ -115,10 +115,6 @@ class Publisher:
         if self._joined is None:
             self._joined = b"".join(self.parts)
         return self._joined
-
-    def _published(self) -> None:
-        if self.on_publish is not None:
-            self.on_publish()
 
     def _set_complete(self, complete: bool) -> None:
         if complete and not self.complete:
@@ -140,7 +136,6 @@ class Publisher:
             except Exception:  # a bug must not freeze /metrics on old values forever
                 log.exception("rendering the exposition failed")
                 self._publish(_assemble([], plain=False))
-                self._published()
                 await asyncio.sleep(1)
                 continue
             await self._pause(max(self.MIN_INTERVAL, 5 * cost))
