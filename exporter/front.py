@@ -210,6 +210,7 @@ async def read_commands(
 
 async def serve(options: FrontOptions) -> int:
     quiet_client_errors()
+    gctune.tune_malloc()
     try:
         web_config = (
             await asyncio.to_thread(load_web_config, options.web_config)

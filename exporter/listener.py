@@ -9,6 +9,7 @@ import logging
 
 from aiohttp import web
 
+from . import eagerhandler
 from .configmodel import ConfigError
 from .webconfig import WebConfig, load_web_config
 from .webguard import WebGuard
@@ -47,6 +48,7 @@ class Listener:
 
     async def start(self) -> None:
         """Set the app up and bind; an OSError (a busy port) leaves nothing running."""
+        eagerhandler.install(asyncio.get_running_loop())
         await self.runner.setup()
         self.site = self._site(self.port, self.web_config)
         try:
