@@ -39,30 +39,25 @@ def tune() -> None:
     tune_malloc()
 
 
-# glibc's mallopt parameters, and what the exporter sets them to
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-MMAP_THRESHOLD = 32 << 20  # bytes: the ceiling glibc raises it to by itself
-TRIM_THRESHOLD = 2 * MMAP_THRESHOLD  # glibc's own ratio when it raises the threshold
+# a block this size, allocated and freed once at start-up, raises glibc's threshold for giving
+# a block a mapping of its own from 128 KiB to it (see tune_malloc)
+MALLOC_SEED = 1 << 20
 
 
-def tune_malloc() -> bool:
+def tune_malloc() -> None:
     """Keep short-lived buffers in the C heap from the start. Every read of a socket (a
     scrape's request, a poll's answer) allocates asyncio's 256 KiB read buffer and frees it at
-    once; glibc gives blocks over 128 KiB a mapping of their own and raises that threshold
-    only when such a block is freed whole (up to 32 MiB, trimming the heap's top above twice
-    that). These are shrunk before they are freed, so in a small fleet the threshold never
-    rose: every request cost an mmap, mremap, munmap and page faults, 30 of a plain scrape's
-    140 us of CPU at 10 workspaces (benchmarks/README.md). This sets what glibc would reach
-    by itself in a large fleet. Free pages still go back to the system after each render
-    (release_free_memory). False where there is no glibc (ctypes: 2 ms at start-up)."""
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    mapped = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-    return bool(mapped and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    once. glibc maps blocks over 128 KiB on their own, and raises that threshold to the size
+    of any larger mapped block freed whole (up to 32 MiB, mallopt(3)); these buffers are
+    shrunk before they are freed, so in a small fleet, where nothing larger is ever freed, each
+    request cost an mmap, mremap, munmap and page faults: 30 of a plain scrape's 140 us of CPU
+    at 10 workspaces (benchmarks/README.md). One block of MALLOC_SEED freed here raises the
+    threshold past them; glibc keeps adjusting it from there as before (setting it with
+    mallopt instead would stop that: at 1000 workspaces the 16 MB plain answers were then
+    mapped at each scrape, and a fixed 32 MiB kept 14 MiB more RSS). Nothing happens
+    without glibc."""
+    seed = bytes(MALLOC_SEED)  # calloc: a mapping of its own, freed whole
+    del seed
 
 
 def settle(full: bool = False) -> None:

@@ -111,8 +111,9 @@ async def test_install_leaves_another_task_factory_in_place() -> None:
 
 
 async def test_real_requests_fast_slow_failing_and_cut_short_at_shutdown() -> None:
-    """Through aiohttp: an answer from ready bytes, one that waits, a handler error (500),
-    and a handler still waiting when the server stops (cancelled, its cleanup run)."""
+    """Through aiohttp: an answer from ready bytes, one that waits, a handler error (500), a
+    timeout inside a handler, and a handler still waiting when the server stops (cancelled,
+    its cleanup run)."""
     loop = asyncio.get_running_loop()
     assert eagerhandler.install(loop) is INSTALLS
     gate, parked, cleaned = asyncio.Event(), asyncio.Event(), asyncio.Event()
@@ -127,6 +128,14 @@ async def test_real_requests_fast_slow_failing_and_cut_short_at_shutdown() -> No
     async def broken(request: web.Request) -> web.Response:
         raise LookupError("a bug")
 
+    async def timed(request: web.Request) -> web.Response:
+        try:  # asyncio.timeout takes the current task: the connection's in the first step
+            async with asyncio.timeout(0.05):
+                await asyncio.Event().wait()
+        except TimeoutError:
+            return web.Response(text="timed out")
+        raise AssertionError("unreachable")
+
     async def stuck(request: web.Request) -> web.Response:
         parked.set()
         try:
@@ -139,6 +148,7 @@ async def test_real_requests_fast_slow_failing_and_cut_short_at_shutdown() -> No
     app.router.add_get("/ready", ready)
     app.router.add_get("/slow", slow)
     app.router.add_get("/broken", broken)
+    app.router.add_get("/timed", timed)
     app.router.add_get("/stuck", stuck)
     runner = web.AppRunner(app, shutdown_timeout=0.5)
     await runner.setup()
@@ -158,6 +168,11 @@ async def test_real_requests_fast_slow_failing_and_cut_short_at_shutdown() -> No
             assert (response.status, await response.text()) == (200, "waited")
             async with session.get(f"{url}/broken") as response:
                 assert response.status == 500
+            for _ in range(2):  # the same kept-alive connection serves on after the timeout
+                async with session.get(f"{url}/timed") as response:
+                    assert (response.status, await response.text()) == (200, "timed out")
+                async with session.get(f"{url}/ready") as response:
+                    assert response.status == 200
             hanging = asyncio.ensure_future(session.get(f"{url}/stuck"))
             await asyncio.wait_for(parked.wait(), 10)
             await runner.cleanup()
