@@ -22,13 +22,16 @@ from typing import Any
 
 from aiohttp.web_protocol import RequestHandler
 
-_HANDLE_REQUEST = RequestHandler._handle_request.__code__
+# the coroutine aiohttp (3.8 to 3.14 at least) wraps in a task per request; None if a later
+# version renamed it: then nothing is installed and handlers start as aiohttp starts them
+_HANDLE_REQUEST = getattr(getattr(RequestHandler, "_handle_request", None), "__code__", None)
 
 
 def install(loop: asyncio.AbstractEventLoop) -> bool:
     """Make `loop` start aiohttp's request handlers eagerly; False where it need not (3.12+,
-    where aiohttp does it itself) or cannot (another task factory is in place)."""
-    if sys.version_info >= (3, 12) or loop.get_task_factory() is not None:
+    where aiohttp does it itself) or cannot (another task factory is in place, or an aiohttp
+    without the coroutine it knows)."""
+    if sys.version_info >= (3, 12) or _HANDLE_REQUEST is None or loop.get_task_factory():
         return False
     loop.set_task_factory(_factory)  # type: ignore[arg-type]
     return True

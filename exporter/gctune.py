@@ -111,7 +111,8 @@ async def collect_periodically(
 
 @functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, or None (musl, macOS: nothing to do there)."""
+    """glibc's malloc_trim, or None (musl, macOS: nothing to do there). ctypes is imported
+    here, at the first render, not at start-up."""
     import ctypes
 
     try:

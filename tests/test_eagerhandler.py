@@ -110,6 +110,15 @@ async def test_install_leaves_another_task_factory_in_place() -> None:
         loop.set_task_factory(None)
 
 
+async def test_nothing_is_installed_for_an_aiohttp_without_the_coroutine_it_knows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(eagerhandler, "_HANDLE_REQUEST", None)
+    loop = asyncio.get_running_loop()
+    assert not eagerhandler.install(loop)
+    assert loop.get_task_factory() is None
+
+
 async def test_real_requests_fast_slow_failing_and_cut_short_at_shutdown() -> None:
     """Through aiohttp: an answer from ready bytes, one that waits, a handler error (500), a
     timeout inside a handler, and a handler still waiting when the server stops (cancelled,
