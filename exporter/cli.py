@@ -13,11 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# webimport before anything imports aiohttp (see there)
-from . import __version__, gctune, webimport  # noqa: F401
+from . import __version__, gctune
 from .config import load_config
 from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
-from .daemon import Exporter, FrontSettings
+from .daemon import Exporter
 from .logsetup import setup_logging
 from .poller import Poller, new_state
 from .render import Renderer
@@ -86,14 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="enable POST /-/reload (off by default; SIGHUP always reloads)",
     )
     parser.add_argument(
-        "--web.front-process",
-        dest="front_process",
-        action="store_true",
-        help="serve from a second process that owns the listening socket and answers "
-        "/metrics, /ready and /healthz itself (scrape latency unaffected by polling load; "
-        "the other paths are passed through)",
-    )
-    parser.add_argument(
         "--shard",
         metavar="I/N",
         help="poll only the workspaces of shard I of N (overrides the config's shard)",
@@ -146,7 +137,6 @@ async def _serve(
     overrides: Overrides,
     lifecycle: bool,
     web_path: str | None = None,
-    front: FrontSettings | None = None,
 ) -> int:
     exporter: Exporter
 
@@ -165,9 +155,7 @@ async def _serve(
             gctune.settle(full=True)  # the new workspaces' state joins the frozen heap
         return problems
 
-    exporter = Exporter(
-        config, web_config, reload if path else None, lifecycle=lifecycle, front=front
-    )
+    exporter = Exporter(config, web_config, reload if path else None, lifecycle=lifecycle)
     gctune.tune()
     try:
         await exporter.start()
@@ -177,9 +165,7 @@ async def _serve(
         )
         return EXIT_FAIL
     settling = asyncio.create_task(_settle_after_first_round(exporter), name="gc settle")
-    collecting = asyncio.create_task(
-        gctune.collect_periodically(step_aside=exporter.state.priority.step_aside), name="gc clock"
-    )
+    collecting = asyncio.create_task(gctune.collect_periodically(), name="gc clock")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -194,20 +180,15 @@ async def _serve(
             task.add_done_callback(reloads.discard)
 
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
-    lost = exporter.front.lost if exporter.front is not None else asyncio.Event()
-    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())]
-    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-    for waiting in waits:
-        waiting.cancel()
-    if not lost.is_set():
-        log.info("signal received, shutting down")
+    await stop.wait()
+    log.info("signal received, shutting down")
     settling.cancel()
     collecting.cancel()
     await asyncio.wait_for(exporter.stop(), timeout=STOP_TIMEOUT)
-    return EXIT_FAIL if lost.is_set() else EXIT_OK
+    return EXIT_OK
 
 
-STOP_TIMEOUT = 1.8  # seconds (the contract: within 2 s), the front process included
+STOP_TIMEOUT = 1.8  # seconds (the contract: within 2 s)
 
 SETTLE_AFTER = 0.5  # seconds after the first exposition: /ready's answer goes out first
 
@@ -242,17 +223,8 @@ async def _run(
     try:
         if args.once:
             return await _once(config)
-        front = None
-        if args.front_process:
-            front = FrontSettings(args.web_config, args.log_level, args.log_format)
         return await _serve(
-            config,
-            web_config,
-            args.config,
-            overrides,
-            args.enable_lifecycle,
-            args.web_config,
-            front,
+            config, web_config, args.config, overrides, args.enable_lifecycle, args.web_config
         )
     finally:
         if fake is not None:

@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 
 from aiohttp import web
 
 from .configmodel import Config, ConfigError
-from .frontlink import FrontLink, FrontOptions
 from .listener import Listener
 from .poller import Poller, add_workspace, new_state
 from .shard import assigned
 from .state import State
-from .web import GUARD_KEY, PUBLISHER_KEY, Reloader, make_app
+from .web import GUARD_KEY, Reloader, make_app
 from .webconfig import WebConfig
 from .webserver import (
     HEADER_TIMEOUT,
@@ -29,15 +25,6 @@ from .webserver import (
 )
 
 log = logging.getLogger("exporter")
-
-
-@dataclasses.dataclass(frozen=True)
-class FrontSettings:
-    """--web.front-process: serve from a front process (front.py) started with these."""
-
-    web_config_path: str | None = None  # the front reads the web config itself
-    log_level: str = "info"
-    log_format: str = "text"
 
 
 class Exporter:
@@ -52,7 +39,6 @@ class Exporter:
         lifecycle: bool = False,
         header_timeout: float = HEADER_TIMEOUT,
         max_connections: int | None = None,
-        front: FrontSettings | None = None,
     ) -> None:
         self.config = assigned(config)
         self.web_config = web_config or WebConfig()
@@ -62,96 +48,51 @@ class Exporter:
         self.max_connections = max_connections
         self.state: State = new_state(self.config)
         self.poller = Poller(self.config, self.state)
-        self.front_options = front
-        self.listener: Listener | None = None  # serving here (no front process)
-        self.runner: web.AppRunner | None = None  # the front's other paths, on a unix socket
-        self.front: FrontLink | None = None
-        self._private_dir: str | None = None
+        self.listener: Listener | None = None
         self.app: web.Application | None = None
         self.port = 0
         # however many reloads arrive at once (SIGHUP, POST /-/reload), one runs at a time
         self.reload_lock = asyncio.Lock()
 
     async def start(self) -> None:
-        """Bind the web server first (fail fast on a busy port), then start polling; with a
-        front process, polling starts while it binds (and stops if it cannot)."""
+        """Bind the web server first (fail fast on a busy port), then start polling."""
         quiet_client_errors()
         max_connections = self.max_connections or connection_budget(
             raise_fd_limit(), self.config.max_concurrency
         )
-        if self.front_options is not None:
-            await self._start_with_front(max_connections)
-        else:
-            tracker = BusyTracker()
-            app = self.app = make_app(
-                self.state,
-                web_config=self.web_config,
-                reload=self.reloader,
-                lifecycle=self.lifecycle,
-                tracker=tracker,
-            )
-            self.listener = Listener(
-                app,
-                app[GUARD_KEY],
-                tracker,
-                self.config.listen_host,
-                self.config.listen_port,
-                self.web_config,
-                max_connections=max_connections,
-                header_timeout=self.header_timeout,
-            )
-            await self.listener.start()
-            self.port = self.listener.port
-            await self.poller.open()
-            self.poller.start()
+        tracker = BusyTracker()
+        app = self.app = make_app(
+            self.state,
+            web_config=self.web_config,
+            reload=self.reloader,
+            lifecycle=self.lifecycle,
+            tracker=tracker,
+        )
+        self.listener = Listener(
+            app,
+            app[GUARD_KEY],
+            tracker,
+            self.config.listen_host,
+            self.config.listen_port,
+            self.web_config,
+            max_connections=max_connections,
+            header_timeout=self.header_timeout,
+        )
+        await self.listener.start()
+        self.port = self.listener.port
+        await self.poller.open()
+        self.poller.start()
         shard = ""
         if self.config.shard_count > 1:
             shard = f" (shard {self.config.shard_index}/{self.config.shard_count})"
         log.info(
-            "listening on %s:%d%s%s, polling %d workspace(s)%s",
+            "listening on %s:%d%s, polling %d workspace(s)%s",
             self.config.listen_host,
             self.port,
             " with TLS" if self.web_config.ssl_context else "",
-            " (front process)" if self.front is not None else "",
             len(self.config.workspaces),
             shard,
         )
-
-    async def _start_with_front(self, max_connections: int) -> None:
-        """The front process binds and serves; this one polls, renders and answers the
-        front's other paths on a unix socket in a private directory. Polling starts while the
-        front starts (its interpreter's start-up is not added to the first round's)."""
-        assert self.front_options is not None
-        app = self.app = make_app(self.state, reload=self.reloader, lifecycle=self.lifecycle)
-        self.runner = web.AppRunner(
-            app, handle_signals=False, access_log=None, shutdown_timeout=0.5
-        )
-        await self.runner.setup()
-        self._private_dir = tempfile.mkdtemp(prefix="rocketchat-exporter-")
-        internal = os.path.join(self._private_dir, "internal.sock")
-        await web.UnixSite(self.runner, internal).start()
-        self.front = FrontLink(
-            app[PUBLISHER_KEY],
-            self.state,
-            FrontOptions(
-                host=self.config.listen_host,
-                port=self.config.listen_port,
-                internal=internal,
-                max_connections=max_connections,
-                header_timeout=self.header_timeout,
-                web_config=self.front_options.web_config_path,
-                log_level=self.front_options.log_level,
-                log_format=self.front_options.log_format,
-            ),
-        )
-        await self.front.start()
-        await self.poller.open()
-        self.poller.start()
-        try:
-            self.port = await self.front.bound()
-        except OSError:
-            await self.stop()
-            raise
 
     async def reload(self, config: Config) -> None:
         """Apply a new, valid config: added workspaces start, removed ones stop and their series
@@ -160,15 +101,12 @@ class Exporter:
             await self._apply(config)
 
     async def reload_web_config(self, path: str) -> list[str]:
-        """Re-read --web-config (see Listener.reload_web_config), in the front process if
-        there is one. An invalid file changes nothing; the problems are returned."""
+        """Re-read --web-config (see Listener.reload_web_config). An invalid file changes
+        nothing; the problems are returned."""
         async with self.reload_lock:
-            if self.front is not None:
-                problems = await self.front.reload_web_config(path)
-            else:
-                assert self.listener is not None
-                problems = await self.listener.reload_web_config(path)
-                self.web_config = self.listener.web_config
+            assert self.listener is not None
+            problems = await self.listener.reload_web_config(path)
+            self.web_config = self.listener.web_config
             return problems
 
     async def reload_from(self, load: Callable[[], Config]) -> list[str]:
@@ -226,15 +164,9 @@ class Exporter:
         )
 
     async def stop(self) -> None:
-        if self.front is not None:
-            await self.front.stop()
         await self.poller.close()
         if self.listener is not None:
             await self.listener.stop()
-        if self.runner is not None:
-            await self.runner.cleanup()
-        if self._private_dir is not None:
-            shutil.rmtree(self._private_dir, ignore_errors=True)
         log.info("stopped")
 
     @property

@@ -1,6 +1,5 @@
 """The public listening side of an app: its runner, the bounded TCP site (with TLS if the web
-config asks) and the web-config reload that reopens that site with a new TLS context. Used by
-the exporter serving in one process and by the front process (--web.front-process) alike."""
+config asks) and the web-config reload that reopens that site with a new TLS context."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import logging
 
 from aiohttp import web
 
-from . import eagerhandler
 from .configmodel import ConfigError
 from .webconfig import WebConfig, load_web_config
 from .webguard import WebGuard
@@ -48,7 +46,6 @@ class Listener:
 
     async def start(self) -> None:
         """Set the app up and bind; an OSError (a busy port) leaves nothing running."""
-        eagerhandler.install(asyncio.get_running_loop())
         await self.runner.setup()
         self.site = self._site(self.port, self.web_config)
         try:

@@ -1,4 +1,4 @@
-"""Log lines to stderr, as text or JSON: the same in the polling and the front process."""
+"""Log lines to stderr, as text or JSON."""
 
 from __future__ import annotations
 

@@ -281,7 +281,6 @@ class Poller:
         owner = self.owners.get(name)
         if schedule is None or owner is None:  # removed meanwhile
             return
-        await self.state.priority.step_aside()
         started = time.time()
         t0 = time.perf_counter()
         try:

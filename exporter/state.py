@@ -7,12 +7,12 @@ Every change bumps a version so the renderer knows what to re-render.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from .parse import InstancesAnswer, Statistics
-from .priority import ScrapePriority, wait_at_most
 
 INSTANCES = "instances.get"
 STATISTICS = "statistics.list"
@@ -131,7 +131,6 @@ class State:
         self._unready: set[str] = set()  # workspaces whose first poll of some endpoint is due
         self.generation = 0
         self.changed = asyncio.Event()
-        self.priority = ScrapePriority()  # background work steps aside for scrapes in flight
         # set by the publisher once /metrics serves every workspace's first core poll (/ready)
         self.first_exposition = asyncio.Event()
         self.auth_failures: int | None = None  # None: basic auth of /metrics is off
@@ -277,3 +276,11 @@ class State:
         """Every workspace has had its first poll of every core endpoint (kept up
         incrementally: the publisher asks at every change)."""
         return not self._unready
+
+
+async def wait_at_most(event: asyncio.Event, limit: float) -> None:
+    """Until `event` is set, or `limit` seconds. asyncio.timeout, not wait_for: in 3.11
+    wait_for can swallow a cancellation that arrives as the event is set."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(limit):
+            await event.wait()

@@ -60,7 +60,6 @@ class Publisher:
         # first_exposition event is set too)
         self.complete = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="render")
-        self.on_publish: Callable[[], None] | None = None  # the front process's feed (frontlink)
 
     def publish_now(self) -> None:
         complete = self.state.ready
@@ -96,8 +95,6 @@ class Publisher:
         self.parts = published.parts
         self.gzip_head, self.gzip_rest = published.gzip_head, published.gzip_rest
         self._joined = published.plain
-        if self.on_publish is not None:  # it only wakes the feed: generation and complete,
-            self.on_publish()  # set by the caller before the loop's next turn, go with it
 
     def gzip_tail(self, own: bytes) -> bytes:
         """The end of the gzip member: the self-metrics and the trailer, finished once per
@@ -253,11 +250,10 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     if publisher.generation < 0:  # a scrape before the first background render
         publisher.publish_now()
     own = publisher.self_metrics.text()
-    with publisher.state.priority.scrape():
-        if publisher.gzip_current and accepts_gzip(request):
-            head, tail = publisher.gzip_head, publisher.gzip_tail(own)
-            return await send_exposition(request, head, tail, gzipped=True)
-        return await send_exposition(request, publisher.joined(), own, gzipped=False)
+    if publisher.gzip_current and accepts_gzip(request):
+        head, tail = publisher.gzip_head, publisher.gzip_tail(own)
+        return await send_exposition(request, head, tail, gzipped=True)
+    return await send_exposition(request, publisher.joined(), own, gzipped=False)
 
 
 async def reload_config(request: web.Request) -> web.Response:

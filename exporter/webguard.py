@@ -32,8 +32,7 @@ REALM = "rocketchat-exporter"
 
 
 class AuthCounter(Protocol):
-    """Where basic-auth failures are counted: the State, or in the front process its link
-    to the polling process's State."""
+    """Where basic-auth failures are counted (the State)."""
 
     auth_failures: int | None
 

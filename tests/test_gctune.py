@@ -69,80 +69,42 @@ async def test_collections_run_on_a_clock_each_generation_in_its_turn() -> None:
     assert seen.count(0) >= 4 and seen.count(1) >= 2  # every 3rd tick is at least a gen 1
 
 
-async def test_each_clocked_collection_first_steps_aside_for_scrapes() -> None:
-    """A collection pauses the loop (and any scrape in it): each one first awaits the
-    priority's step_aside, which holds it back while a scrape is being answered."""
-    import asyncio
-    import gc
-
-    from exporter import gctune
-
-    events: list[str] = []
-
-    def record(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            events.append("collect")
-
-    async def step_aside() -> None:
-        events.append("aside")
-
-    gc.callbacks.append(record)
-    task = asyncio.create_task(gctune.collect_periodically(0.001, step_aside=step_aside))
-    try:
-        async with asyncio.timeout(30):
-            while events.count("collect") < 5:
-                await asyncio.sleep(0.01)
-    finally:
-        task.cancel()
-        gc.callbacks.remove(record)
-    # every clocked collection directly follows a step aside (a collection CPython starts on
-    # its own allocation count may come anywhere: only ours are paired)
-    clocked = [i for i, e in enumerate(events) if e == "aside"]
-    assert len(clocked) >= 5
-    assert all(events[i + 1] == "collect" for i in clocked if i + 1 < len(events))
-
-
-# in a fresh interpreter: how many blocks glibc maps of their own for a 300 KiB buffer (the
-# size of asyncio's read buffer), with or without the exporter's heap settings
-MAPPED_BLOCKS = textwrap.dedent(
+SWITCHED_OFF = textwrap.dedent(
     """
-    import ctypes, sys
+    import asyncio, gc
     from exporter import gctune
 
-    class MallInfo(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in (
-            "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
-        ).split()]
+    async def clock_returns():
+        try:
+            await asyncio.wait_for(gctune.collect_periodically(0.001), 0.2)
+        except TimeoutError:
+            return False
+        return True
 
-    mallinfo = ctypes.CDLL(None).mallinfo2
-    mallinfo.restype = MallInfo
-    if sys.argv[1] == "tuned":
-        gctune.tune_malloc()
-    before = mallinfo().hblks
-    block = bytes(300_000)
-    print(mallinfo().hblks - before, end=" ")
-    del block
-    big = bytes(20 << 20)  # glibc still raises the threshold by itself past the seed
-    del big
-    block = bytes(5 << 20)
-    print(mallinfo().hblks - before)
+    threshold = gc.get_threshold()
+    gctune.tune()
+    gctune.settle()
+    print(gc.get_threshold() == threshold, gc.get_freeze_count(), asyncio.run(clock_returns()))
     """
 )
 
 
-def test_read_buffers_come_from_the_heap_not_a_mapping_each() -> None:
-    """Every socket read allocates and frees a 256 KiB buffer; left to itself glibc maps
-    each one (an mmap, mremap, munmap and page faults per request: 30 us of a small plain
-    scrape's 140). After tune_malloc such a block comes from the heap."""
+def test_the_environment_switch_turns_every_tuning_off() -> None:
+    """ROCKETCHAT_EXPORTER_GC_TUNING=off: the stock collector (thresholds as CPython set
+    them, nothing frozen, no clock), for chasing a leak."""
+    import os
 
-    def mapped(mode: str) -> list[str]:
+    def run(switch: str) -> list[str]:
+        env = {**os.environ, "ROCKETCHAT_EXPORTER_GC_TUNING": switch}
         return subprocess.run(
-            [sys.executable, "-c", MAPPED_BLOCKS, mode],
+            [sys.executable, "-c", SWITCHED_OFF],
             capture_output=True,
             text=True,
             check=True,
             timeout=60,
+            env=env,
         ).stdout.split()
 
-    assert mapped("default") == ["1", "0"]  # the probe sees glibc's default
-    assert mapped("tuned") == ["0", "0"]
+    assert run("off") == ["True", "0", "True"]
+    tuned_threshold, frozen, clock_returned = run("on")
+    assert tuned_threshold == "False" and int(frozen) > 1000 and clock_returned == "False"

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
-import time
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from exporter import web
 from exporter.parse import InstancesAnswer, parse_instances
-from exporter.priority import MAX_PAUSE, ScrapePriority
 from exporter.render import Renderer, fmt
 from exporter.state import INSTANCES, STATISTICS, State
 
@@ -140,33 +137,6 @@ def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> Non
     assert fmt(0.87) == "0.87"
     assert fmt(1e20) == "1e+20"
     assert float(fmt(1795458424.4783597)) == 1795458424.4783597
-
-
-async def test_background_work_steps_aside_for_a_scrape_in_flight_but_not_forever() -> None:
-    """priority.py: a render batch or a new poll waits while a scrape is being sent — until it
-    ended, and never longer than MAX_PAUSE (a client scraping without pause slows the
-    background work down, it cannot stop it)."""
-    priority = ScrapePriority()
-    await asyncio.wait_for(priority.step_aside(), 1)  # nothing in flight: at once
-    order: list[str] = []
-
-    async def background() -> None:
-        await priority.pause()
-        order.append("background")
-
-    with priority.scrape():
-        task = asyncio.create_task(background())
-        for _ in range(5):
-            await asyncio.sleep(0)  # the loop turns; the background work still waits
-        assert order == []
-        order.append("scrape")
-    await asyncio.wait_for(task, 1)
-    assert order == ["scrape", "background"]
-
-    started = time.monotonic()
-    with priority.scrape():  # a scrape that never ends, as far as the waiter knows
-        await asyncio.wait_for(priority.step_aside(), 1)
-    assert time.monotonic() - started >= MAX_PAUSE * 0.9
 
 
 def test_the_shared_family_sets_stay_bounded_whatever_fields_servers_send() -> None:
