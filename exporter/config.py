@@ -92,6 +92,7 @@ WORKSPACE_KEYS = {
     "timeout",
     "statistics",
     "tls",
+    "proxy_url",
     "collectors",
 }
 AUTH_KEYS = {"user_id", "token", "token_file", "username", "password", "password_file"}
@@ -214,6 +215,7 @@ class _Loader(CollectorSettings):
         if not isinstance(statistics, bool):
             self.error(f"{path}.statistics", "must be true or false")
         tls = self.tls(raw.get("tls"), f"{path}.tls")
+        proxy_url = self.proxy_url(raw, path)
         chosen = self.collectors(
             raw.get("collectors"),
             f"{path}.collectors",
@@ -228,6 +230,7 @@ class _Loader(CollectorSettings):
             timeout=self.duration(raw, "timeout", path, timeout),
             statistics=bool(statistics),
             tls=tls,
+            proxy_url=proxy_url,
             collectors=tuple(
                 (name, choice.interval) for name, choice in chosen.items() if choice.enabled
             ),
@@ -257,6 +260,9 @@ class _Loader(CollectorSettings):
         if not parts.hostname:
             self.error(path, "has no host name")
             return None
+        if any(c.isspace() or not c.isprintable() for c in value.strip()):
+            self.error(path, "must not contain spaces or control characters")
+            return None
         if parts.username or parts.password:
             self.error(path, "must not contain credentials; use the auth section")
             return None
@@ -264,6 +270,29 @@ class _Loader(CollectorSettings):
             self.error(path, "must not contain a query or fragment")
             return None
         return value.strip().rstrip("/")
+
+    def proxy_url(self, raw: dict[str, Any], path: str) -> Secret | None:
+        """An http(s) proxy for this workspace; it may carry user:password (kept secret)."""
+        if "proxy_url" not in raw:
+            return None
+        value = raw["proxy_url"]
+        where = f"{path}.proxy_url"
+        if not isinstance(value, str) or not value.strip():
+            self.error(where, "must be a URL like http://proxy.example.com:3128")
+            return None
+        try:
+            parts = urlsplit(value.strip())
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            self.error(where, "is not a valid URL")
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.error(where, "must be http://host:port or https://host:port")
+            return None
+        if any(c.isspace() or not c.isprintable() for c in value.strip()):
+            self.error(where, "must not contain spaces or control characters")
+            return None
+        return Secret(value.strip())
 
     def auth(self, raw: Any, path: str) -> Auth | None:
         if not isinstance(raw, dict):

@@ -84,6 +84,8 @@ class WorkspaceConfig:
     timeout: float = DEFAULT_TIMEOUT
     statistics: bool = True
     tls: TLSConfig = field(default_factory=TLSConfig)
+    # None: HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the environment; a Secret: it may hold a password
+    proxy_url: Secret | None = None
     # the optional collectors polled for this workspace, each with its interval (None: the
     # collector's default); see exporter/collectors/
     collectors: tuple[tuple[str, float | None], ...] = (("info", None), ("licenses", None))

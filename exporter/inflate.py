@@ -10,47 +10,60 @@ from .rcerrors import PollError
 
 class Inflater:
     """Undoes a Content-Encoding while counting the output against the size cap, so a small
-    compressed answer can never become a large body in memory (decompression bombs)."""
+    compressed answer can never become a large body in memory (decompression bombs). A gzip
+    body of several members (concatenated streams, as gzip(1) and aiohttp accept) is read
+    whole."""
 
     def __init__(self, encoding: str, path: str, limit: int) -> None:
         self.path, self.limit, self.size = path, limit, 0
         encoding = encoding.strip().lower()
         if encoding in ("", "identity"):
-            self.zlib: Any = None
+            self.wbits = 0
         elif encoding in ("gzip", "x-gzip"):
-            self.zlib = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            self.wbits = 16 + zlib.MAX_WBITS
         elif encoding == "deflate":
-            self.zlib = zlib.decompressobj(wbits=32 + zlib.MAX_WBITS)  # zlib or gzip header
+            self.wbits = 32 + zlib.MAX_WBITS  # zlib or gzip header
         else:
             raise PollError(
                 "invalid_response",
                 f"{path}: answer in an unsupported Content-Encoding; check the server or proxy",
             )
-
-    def expect(self, size: int) -> None:
-        """Refuse at once `size` more bytes announced (a chunk's size) that would pass the cap."""
-        if self.size + size > self.limit:
-            raise self._too_large()
+        self.zlib: Any = zlib.decompressobj(wbits=self.wbits) if self.wbits else None
 
     def feed(self, chunk: bytes) -> bytes:
         if self.zlib is None:
             return self._count(chunk)
+        out: list[bytes] = []
         try:
-            out = self.zlib.decompress(chunk, self.limit - self.size + 1)
-            if self.zlib.unconsumed_tail:  # more output than the cap allows
-                self._count(out)
-                raise self._too_large()
+            while chunk:
+                piece = self.zlib.decompress(chunk, self.limit - self.size + 1)
+                out.append(self._count(piece))
+                if self.zlib.unconsumed_tail:  # more output than the cap allows
+                    raise self.too_large()
+                chunk = b""
+                if self.zlib.eof and self.zlib.unused_data:  # the next gzip member
+                    chunk = self.zlib.unused_data
+                    self.zlib = zlib.decompressobj(wbits=self.wbits)
         except zlib.error:
             raise PollError("invalid_response", f"{self.path}: corrupt compressed answer") from None
-        return self._count(out)
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def finish(self) -> bytes:
+        """The end of the body: what the decompressor still holds (nothing, usually)."""
+        if self.zlib is None:
+            return b""
+        try:
+            return self._count(self.zlib.flush())
+        except zlib.error:
+            raise PollError("invalid_response", f"{self.path}: corrupt compressed answer") from None
 
     def _count(self, data: bytes) -> bytes:
         self.size += len(data)
         if self.size > self.limit:
-            raise self._too_large()
+            raise self.too_large()
         return data
 
-    def _too_large(self) -> PollError:
+    def too_large(self) -> PollError:
         return PollError(
             "too_large",
             f"{self.path}: answer larger than {self.limit} bytes (decompressed); raise "

@@ -23,11 +23,11 @@ from typing import Any
 from .collectors.base import Fetch
 from .collectors.registry import COLLECTORS, REQUESTS, enabled, endpoints
 from .configmodel import Config, WorkspaceConfig
-from .httpclient import HttpClient, Limiter
 from .parse import ParseError
 from .rcerrors import PollError
-from .rocketchat import RocketChatClient, new_http_client
+from .rocketchat import RocketChatClient
 from .state import LOGIN, State, WorkspaceState
+from .transport import Sessions
 from .units import backoff
 
 log = logging.getLogger("exporter.poller")
@@ -97,8 +97,7 @@ class Poller:
         self.config = config
         self.state = state
         self.clients: dict[str, RocketChatClient] = {}
-        self.http: HttpClient | None = None
-        self.semaphore: Limiter | None = None
+        self.sessions: Sessions | None = None
         self.tasks: dict[str, set[asyncio.Task[None]]] = {}  # polls running now, by workspace
         self.owners: dict[str, WorkspaceState] = {}
         self.schedules: dict[tuple[str, str], _Schedule] = {}
@@ -110,17 +109,15 @@ class Poller:
         self._gate: asyncio.Task[None] | None = None  # see start
 
     async def open(self) -> None:
-        self.http = new_http_client(self.config.max_concurrency)
-        self.semaphore = Limiter(self.config.max_concurrency)
+        self.sessions = Sessions(self.config.max_concurrency)
         for workspace in self.config.workspaces:
             self._prepare(workspace)
 
     def _prepare(self, workspace: WorkspaceConfig) -> None:
-        assert self.http is not None and self.semaphore is not None
+        assert self.sessions is not None
         owner = self.owners[workspace.name] = self.state.workspaces[workspace.name]
         self.clients[workspace.name] = RocketChatClient(
-            self.http,
-            self.semaphore,
+            self.sessions,
             workspace,
             self.config.max_response_bytes,
             on_login=functools.partial(self.state.record_login, workspace.name, owner=owner),
@@ -240,8 +237,8 @@ class Poller:
             self._gate.cancel()
         for name in list(self.tasks):
             await self.remove(name)
-        if self.http is not None:
-            await self.http.close()
+        if self.sessions is not None:
+            await self.sessions.close()
 
     async def poll_all_once(self) -> None:
         """Poll every endpoint of every workspace once, concurrently (for --once): the core

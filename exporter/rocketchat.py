@@ -7,34 +7,28 @@ the URL path and what to do, and never a header value or a secret.
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
-import os
 import random
 import ssl
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+from yarl import URL
+
 from . import __version__
-from .collectors.instances import PATH as INSTANCES_PATH
-from .collectors.statistics import PARAMS as STATISTICS_PARAMS
-from .collectors.statistics import PATH as STATISTICS_PATH
 from .configmodel import PasswordAuth, TokenAuth, WorkspaceConfig
-from .httpclient import ConnectFailed, ConnectionLost, HttpClient, Limiter, Target
 from .parse import ParseError, error_code, parse_login
 from .rcerrors import PollError, Response, remaining, reset_seconds
 from .secretfiles import SecretFileError, read_secret
+from .transport import Answer, Sessions, TlsSetting, exchange, tls_setting
 from .units import backoff
-
-__all__ = ["INSTANCES_PATH", "STATISTICS_PARAMS", "STATISTICS_PATH", "RocketChatClient"]
 
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
 LOGIN_PATH = "/api/v1/login"
 MAX_CACHED_URLS = 32  # per workspace: its few fixed request URLs, with room to spare
-_ACCEPT = "Accept: application/json\r\n"
-_COMMON = f"User-Agent: {USER_AGENT}\r\nAccept-Encoding: gzip, deflate\r\n"  # within the cap
+# gzip and deflate only: inflate.Inflater undoes them within the size cap
+_COMMON = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
 
 
 def _secret_problem(exc: OSError | SecretFileError) -> str:
@@ -44,85 +38,45 @@ def _secret_problem(exc: OSError | SecretFileError) -> str:
     return str(exc)
 
 
-def make_ssl_context(workspace: WorkspaceConfig) -> ssl.SSLContext:
-    """The TLS settings of one workspace (used for https URLs only)."""
-    tls = workspace.tls
-    if tls.insecure_skip_verify:
-        return _unverified_context()
-    if tls.ca_file is None:
-        return _system_context()
-    path = str(tls.ca_file)
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return ssl.create_default_context(cafile=path)  # raises the same error, clearly
-    return _ca_context(os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.cache
-def _system_context() -> ssl.SSLContext:
-    """The system's trusted CAs, loaded once, at the first https workspace."""
-    return ssl.create_default_context()
-
-
-@functools.cache
-def _unverified_context() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-@functools.lru_cache(maxsize=64)
-def _ca_context(path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
-    """One context per CA file (and version of it): a fleet often shares one ca_file, and each
-    context holds the parsed certificates (10 000 workspaces would load it 10 000 times, at
-    start-up and at every reload). A changed file is a new key: reloads pick it up."""
-    return ssl.create_default_context(cafile=path)
-
-
 class RocketChatClient:
     """One workspace's view of the shared HTTP client, with its credentials."""
 
-    __slots__ = (  # one per workspace: no instance dict (0.4 KB each)
+    __slots__ = (  # one per workspace: no instance dict
         "_auth_generation",
-        "_base",
+        "_headers",
         "_login_lock",
         "_token",
         "_urls",
         "_user_id",
-        "http",
         "login_error",
         "login_failures",
         "login_not_before",
         "max_response_bytes",
         "on_login",
-        "semaphore",
+        "sessions",
         "workspace",
     )
 
     def __init__(
         self,
-        http: HttpClient,
-        semaphore: Limiter,
+        sessions: Sessions,
         workspace: WorkspaceConfig,
         max_response_bytes: int,
         on_login: Callable[[bool, float, float], None] | None = None,
     ) -> None:
-        self.http = http
+        self.sessions = sessions
         self.on_login = on_login
-        self.semaphore = semaphore
         self.workspace = workspace
         self.max_response_bytes = max_response_bytes
-        self._base: Target | None = None  # the workspace's URL, parsed at the first request
         self._user_id = ""
         self._token = ""
+        self._headers: dict[str, str] = {}  # with the credentials, made when they change
         self._login_lock = asyncio.Lock()
         self._auth_generation = 0
         self.login_failures = 0
         self.login_not_before = 0.0
         self.login_error: PollError | None = None
-        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], Target] = {}
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Response:
         """GET an API path with credentials; on 401 renew them once and retry."""
@@ -157,7 +111,7 @@ class RocketChatClient:
                         "unauthorized", f"token_file {_secret_problem(exc)}; fix it (it is re-read)"
                     ) from None
                 changed = token != self._token
-                self._user_id, self._token = auth.user_id, token
+                self._set_credentials(auth.user_id, token)
                 if changed:
                     self._auth_generation += 1
                 return changed
@@ -217,7 +171,16 @@ class RocketChatClient:
             self.on_login(True, started, time.perf_counter() - t0)
         self.login_failures = 0
         self.login_error = None
-        self._user_id, self._token = result.user_id, result.auth_token
+        self._set_credentials(result.user_id, result.auth_token)
+
+    def _set_credentials(self, user_id: str, token: str) -> None:
+        self._user_id, self._token = user_id, token
+        self._headers = {
+            **_COMMON,
+            "Accept": "application/json",
+            "X-User-Id": user_id,
+            "X-Auth-Token": token,
+        }
 
     async def _request(
         self,
@@ -228,71 +191,73 @@ class RocketChatClient:
         json_body: dict[str, str] | None = None,
         authenticated: bool,
     ) -> Response:
-        headers = _ACCEPT + _COMMON
-        if authenticated:
-            headers += f"X-User-Id: {self._user_id}\r\nX-Auth-Token: {self._token}\r\n"
-        body = b""
+        body = None
+        headers = self._headers if authenticated else {**_COMMON, "Accept": "application/json"}
         if json_body is not None:
             body = json.dumps(json_body).encode()
-            headers += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        status, resp_headers, raw = await self._exchange(
-            method, self._url(path, params), path, headers, body
-        )
-        return self._interpret(path, status, resp_headers, raw)
+            headers = {**headers, "Content-Type": "application/json"}
+        url = self._url(path, params)
+        answer = await self._exchange(method, url, path, headers, body, direct=False)
+        return self._interpret(path, answer.status, answer.headers, answer.body)
 
     async def probe(self, url: str) -> tuple[int, bytes]:
-        """GET a full URL without credentials (an instance's own health route): the status
-        and the body, within the same timeout, concurrency and size caps as the API."""
+        """GET a full URL without credentials (an instance's own health route), straight to
+        the address (no proxy): the status and the body, within the same timeout,
+        concurrency and size caps as the API."""
         try:
-            where = Target(url, self._tls(url))
+            where = URL(url)
+            if where.scheme not in ("http", "https") or not where.raw_host:
+                raise ValueError(url)
         except ValueError:
             raise PollError(
                 "invalid_response", "health: the instance's address is not a URL"
             ) from None
-        shown = f"{where.host}:{where.port}{where.request_target.partition('?')[0]}"
-        status, _, raw = await self._exchange("GET", where, shown, _COMMON, b"")
-        return status, raw
+        shown = f"{where.raw_host}:{where.port}{where.raw_path}"
+        answer = await self._exchange("GET", where, shown, _COMMON, None, direct=True)
+        return answer.status, answer.body
 
     async def _exchange(
         self,
         method: str,
-        target: Target,
-        path: str,
-        headers: str,
-        body: bytes,
-    ) -> tuple[int, dict[str, str], bytes]:
-        """One request: (status, headers, body); every failure a PollError naming `path`."""
-        async with self.semaphore:
+        url: URL,
+        shown: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        direct: bool,
+    ) -> Answer:
+        """One request within the workspace's timeout and the shared concurrency bound;
+        every failure a PollError naming `shown`."""
+        session = self.sessions.session(self._tls(url), direct=direct)
+        proxy = None if direct or self.workspace.proxy_url is None else self.workspace.proxy_url
+        async with self.sessions.semaphore:
             try:
                 async with asyncio.timeout(self.workspace.timeout):
-                    answer = await self.http.request(
-                        target, method, headers, body, path, self.max_response_bytes
+                    return await exchange(
+                        session,
+                        method,
+                        url,
+                        shown,
+                        self.max_response_bytes,
+                        headers=headers,
+                        body=body,
+                        proxy=proxy.reveal() if proxy is not None else None,
+                        ca_file_set=self.workspace.tls.ca_file is not None,
                     )
             except TimeoutError:
                 raise PollError(
                     "timeout",
-                    f"{path}: no answer within {self.workspace.timeout:g}s; check the server's "
+                    f"{shown}: no answer within {self.workspace.timeout:g}s; check the server's "
                     "health, or raise timeout for this workspace",
                 ) from None
-            except ConnectFailed as exc:
-                hint = _CONNECT_HINTS[exc.kind].format(detail=exc.detail)
-                raise PollError("connection", f"{path}: {hint}") from None
-            except (ConnectionLost, OSError) as exc:
-                detail = exc.detail if isinstance(exc, ConnectionLost) else type(exc).__name__
-                raise PollError(
-                    "connection",
-                    f"{path}: connection lost ({detail}); a proxy or the server "
-                    "dropped it, retrying at the next poll",
-                ) from None
-        return answer.status, answer.headers, answer.body()
 
-    def _tls(self, url: str) -> ssl.SSLContext | None:
-        """The workspace's TLS settings for an https URL (contexts are shared: see
-        make_ssl_context), None for http: an http fleet never loads the system's CAs."""
-        if url[:6].lower() != "https:":
-            return None
+    def _tls(self, url: URL) -> TlsSetting:
+        """The workspace's TLS setting for an https URL (contexts are shared: see
+        transport.tls_setting); http URLs share the system setting's session."""
+        if url.scheme != "https":
+            return True
         try:
-            return make_ssl_context(self.workspace)
+            return tls_setting(self.workspace)
         except (OSError, ssl.SSLError):  # a ca_file removed or broken since the config load
             raise PollError(
                 "connection",
@@ -300,23 +265,19 @@ class RocketChatClient:
                 "the next poll)",
             ) from None
 
-    def _url(self, path: str, params: dict[str, str] | None) -> Target:
-        """Request URLs are few per workspace: the workspace's URL is parsed once, each path
-        and query encoded once. A query that changes at every poll (omnichannel's `end`) must
-        not grow the cache: it is bounded."""
+    def _url(self, path: str, params: dict[str, str] | None) -> URL:
+        """Request URLs are few per workspace, each built once. A query that changes at every
+        poll (omnichannel's `end`) must not grow the cache: it is bounded."""
         key = (path, tuple(sorted(params.items())) if params else ())
-        target = self._urls.get(key)
-        if target is None:
-            base = self._base
-            if base is None:
-                url = self.workspace.url
-                base = self._base = Target(url, self._tls(url))
-            prefix = base.request_target.rstrip("/")
-            query = f"?{_query(key[1])}" if params else ""
+        url = self._urls.get(key)
+        if url is None:
             if len(self._urls) >= MAX_CACHED_URLS:
                 self._urls.clear()
-            target = self._urls[key] = base.beside(prefix + path + query)
-        return target
+            url = URL(self.workspace.url + path)
+            if params:
+                url = url.with_query(key[1])
+            self._urls[key] = url
+        return url
 
     def _interpret(self, path: str, status: int, headers: Any, raw: bytes) -> Response:
         body: Any = None
@@ -368,23 +329,3 @@ class RocketChatClient:
                 f"{path}: HTTP {status}; the server or its proxy is failing, see their logs",
             )
         raise PollError("invalid_response", f"{path}: unexpected HTTP {status}")
-
-
-@functools.lru_cache(maxsize=256)
-def _query(params: tuple[tuple[str, str], ...]) -> str:
-    """A query string, encoded once for every workspace that sends the same parameters
-    (statistics.list's sort and count); varying ones (omnichannel's `end`) just rotate out."""
-    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
-
-
-_CONNECT_HINTS = {  # by ConnectFailed.kind
-    "certificate": "TLS certificate not trusted; set tls.ca_file for this workspace",
-    "dns": "host name does not resolve; check url and DNS",
-    "tls": "TLS handshake failed; check the server's TLS setup",
-    "os": "cannot connect: {detail}; check url and firewalls",
-}
-
-
-def new_http_client(max_concurrency: int) -> HttpClient:
-    """The one shared client: keep-alive connections, at most twice max_concurrency idle."""
-    return HttpClient(max_idle=2 * max_concurrency)

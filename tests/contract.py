@@ -87,4 +87,7 @@ ADDITIONS = ["rocketchat_exporter_http_auth_failures_total"]
 
 # Every family the contract names is built now; a name the contract adds for a future issue goes
 # here until it is built (the contract test fails until it moves to the lists above).
-NOT_YET: set[str] = set()
+NOT_YET: set[str] = {
+    "rocketchat_instance_link_connected",  # the links collector (issue 28)
+    "rocketchat_workspace_file_store_info",  # the 8.x record (issue 28)
+}

@@ -423,8 +423,8 @@ async def test_reload_with_a_new_connection_pool_restarts_polling_and_keeps_coun
     del fake.workspaces["old"].overrides["statistics.list"]
     before = run.exporter.poller
     await run.exporter.reload(dataclasses.replace(run.exporter.config, max_concurrency=3))
-    assert run.exporter.poller is not before and before.http is not None
-    assert before.http.closed
+    assert run.exporter.poller is not before and before.sessions is not None
+    assert before.sessions.closed
     requests = fake.workspaces["new"].requests["instances.get"]
     samples = await run.wait_until(
         lambda s: (

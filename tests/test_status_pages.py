@@ -24,10 +24,10 @@ import pytest
 from aiohttp import web
 from test_browser import FLAGS, chromium
 
+from exporter.collectors.statistics import PARAMS as STATISTICS_PARAMS
 from exporter.demo import FakeInstance, FakeRocketChat, FakeWorkspace, make_statistics, respond
 from exporter.hints import REASONS
 from exporter.parse import parse_instances, parse_statistics_list
-from exporter.rocketchat import STATISTICS_PARAMS
 from exporter.state import INSTANCES, STATISTICS, State
 from exporter.web import make_app
 

@@ -93,7 +93,7 @@ def test_workspaces_sharing_a_ca_file_share_one_tls_context(
     """A fleet with one corporate CA must not parse it once per workspace (memory and start-up
     time at 10 000 workspaces); a CA file changed since (a reload) gives a new context."""
     from exporter.config import TokenAuth, WorkspaceConfig
-    from exporter.rocketchat import make_ssl_context
+    from exporter.transport import tls_setting
 
     ca = tmp_path / "ca.pem"
     ca.write_bytes(certificate[0].read_bytes())
@@ -103,10 +103,10 @@ def test_workspaces_sharing_a_ca_file_share_one_tls_context(
         )
         for i in range(3)
     ]
-    contexts = [make_ssl_context(w) for w in workspaces]
+    contexts = [tls_setting(w) for w in workspaces]
     assert isinstance(contexts[0], ssl.SSLContext)
     assert contexts[1] is contexts[0] and contexts[2] is contexts[0]
     ca.write_bytes(certificate[0].read_bytes() + b"\n")  # renewed: another size
-    renewed = make_ssl_context(workspaces[0])
+    renewed = tls_setting(workspaces[0])
     assert isinstance(renewed, ssl.SSLContext) and renewed is not contexts[0]
     assert renewed.cert_store_stats()["x509_ca"] == 1
