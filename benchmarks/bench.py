@@ -36,6 +36,9 @@ sys.path.insert(0, str(HERE))
 
 from fleet import write_config  # noqa: E402
 
+from exporter.collectors.registry import enabled  # noqa: E402
+from exporter.model.config import TokenAuth, WorkspaceConfig  # noqa: E402
+
 
 @dataclass
 class Latency:
@@ -502,12 +505,23 @@ def machine() -> str:
     )
 
 
+RATE_LIMIT = (10, 60.0)  # Rocket.Chat's default REST limiter: 10 requests per 60 s per route
+
+
+def request_budget(workspace: WorkspaceConfig) -> list[tuple[str, str, float]]:
+    """(endpoint, where it goes, requests per hour) for one workspace; health goes to each
+    instance's own address, once per instance per poll, not to the API's rate limiter."""
+    found = []
+    for collector, interval in enabled(workspace):
+        target = "each instance" if collector.name == "health" else "API"
+        for request in collector.requests:
+            found.append((request.endpoint, target, 3600 / interval))
+    return found
+
+
 def budget_table() -> list[str]:
     """Requests per workspace and endpoint with every collector on at its default interval,
     against Rocket.Chat's default rate limiter (per route and client)."""
-    from exporter.collectors.registry import RATE_LIMIT, request_budget
-    from exporter.configmodel import TokenAuth, WorkspaceConfig
-
     workspace = WorkspaceConfig(
         name="w",
         url="https://chat.example.com",

@@ -19,10 +19,21 @@ sys.path.insert(0, str(Path(__file__).parent))
 from aiohttp import web
 from fleet import workspaces
 
-from exporter.demo import FakeRocketChat, FakeWorkspace, Handler, hang
-from exporter.fakecollectors import licenses_info_body
+from exporter.demo.collectors import licenses_info_body
+from exporter.demo.fleet import FakeWorkspace, Handler
+from exporter.demo.server import FakeRocketChat
 
 JSON = "application/json"
+
+
+def hang() -> Handler:
+    """Accept the request and never answer."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    return handler
 
 
 def encoded(workspace: FakeWorkspace) -> dict[str, Handler]:

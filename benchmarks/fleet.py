@@ -6,7 +6,7 @@ import time
 import uuid
 from pathlib import Path
 
-from exporter.demo import FakeInstance, FakeWorkspace, make_statistics
+from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 
 INSTANCES_PER_WORKSPACE = 5
 

@@ -15,10 +15,11 @@ import time
 
 import aiohttp
 
-from exporter import gctune
 from exporter.collectors.registry import REQUESTS, endpoints
-from exporter.config import TokenAuth, load_config
-from exporter.poller import Poller, new_state
+from exporter.config.load import load_config
+from exporter.model.config import TokenAuth
+from exporter.runtime import gctune
+from exporter.runtime.poller import Poller, new_state
 
 
 async def exporter_round(config_path: str) -> tuple[float, float, int]:

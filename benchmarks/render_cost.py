@@ -33,14 +33,18 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collectors.info import parse_info
 from exporter.collectors.licenses import parse_licenses_info, parse_max_active_users
-from exporter.configmodel import Config, TokenAuth, WorkspaceConfig
-from exporter.fakecollectors import licenses_info_body
-from exporter.parse import parse_instances, parse_statistics_list
-from exporter.poller import add_workspace
-from exporter.state import INSTANCES, STATISTICS, State
-from exporter.web import Publisher
+from exporter.collectors.records import parse_instances, parse_statistics_list
+from exporter.collectors.registry import DEFAULTS
+from exporter.demo.collectors import licenses_info_body
+from exporter.exposition.publisher import Publisher
+from exporter.model.config import Config, TokenAuth, WorkspaceConfig
+from exporter.runtime.poller import add_workspace
+from exporter.runtime.state import INSTANCES, STATISTICS, State
 
 SLOW = ("statistics.list", "info", "licenses.maxActiveUsers", "licenses.info")
+
+
+DEFAULT_COLLECTORS = tuple((name, None) for name, on in DEFAULTS.items() if on)
 
 
 def answers(count: int) -> dict[str, dict[str, list[Any]]]:
@@ -67,7 +71,10 @@ def new_state(data: dict[str, dict[str, list[Any]]]) -> State:
     state = State([])
     now = time.time()
     for name, endpoints in data.items():
-        add_workspace(state, WorkspaceConfig(name=name, url="", auth=TokenAuth(user_id="")))
+        workspace = WorkspaceConfig(
+            name=name, url="", auth=TokenAuth(user_id=""), collectors=DEFAULT_COLLECTORS
+        )
+        add_workspace(state, workspace)
         for endpoint, parsed in endpoints.items():
             state.record_success(name, endpoint, parsed[0], started=now, duration=0.01)
     return state

@@ -13,18 +13,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__, gctune
-from .config import load_config
-from .configmodel import DEFAULT_LISTEN, Config, ConfigError, parse_listen
-from .daemon import Exporter
-from .logsetup import setup_logging
-from .poller import Poller, new_state
-from .render import Renderer
-from .shard import assigned, parse_shard
-from .webconfig import WebConfig, load_web_config
+from exporter import __version__
+from exporter.app import Exporter
+from exporter.config.load import load_config
+from exporter.config.shard import assigned, parse_shard
+from exporter.exposition.render import Renderer
+from exporter.logsetup import setup_logging
+from exporter.model.config import DEFAULT_LISTEN, Config, ConfigError, parse_listen
+from exporter.runtime import gctune
+from exporter.runtime.poller import Poller, new_state
+from exporter.web.webconfig import WebConfig, load_web_config
 
 if TYPE_CHECKING:
-    from .demo import FakeRocketChat
+    from exporter.demo.server import FakeRocketChat
 
 log = logging.getLogger("exporter")
 
@@ -207,7 +208,8 @@ async def _run(
 ) -> int:
     fake: FakeRocketChat | None = None
     if config is None:  # --demo (imported here: the simulated server is not needed to serve)
-        from .demo import FakeRocketChat, config_for, demo_workspaces, start_health
+        from exporter.demo.landscape import config_for, demo_workspaces
+        from exporter.demo.server import FakeRocketChat, start_health
 
         fake = FakeRocketChat(demo_workspaces())
         await fake.start()

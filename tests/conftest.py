@@ -21,10 +21,12 @@ import yaml
 from hypothesis import settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter.config import Config
-from exporter.daemon import Exporter
-from exporter.demo import FakeInstance, FakeRocketChat, FakeWorkspace, config_for, make_statistics
-from exporter.web import Publisher
+from exporter.app import Exporter
+from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
+from exporter.demo.landscape import config_for
+from exporter.demo.server import FakeRocketChat
+from exporter.exposition.publisher import Publisher
+from exporter.model.config import Config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

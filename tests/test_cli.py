@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from exporter import __version__
-from exporter.demo import FakeRocketChat, hang
+from exporter.demo.server import FakeRocketChat
 
 from conftest import (
     DEADLINE,
@@ -28,6 +28,7 @@ from conftest import (
     wait_for,
 )
 from contract import ALL_METRICS
+from faults import hang
 
 REPO = Path(__file__).parent.parent
 

@@ -7,8 +7,9 @@ import gzip
 import time
 from typing import Any
 
-from exporter.demo import FakeInstance, FakeRocketChat, hang, make_statistics, respond
-from exporter.parse import timestamp
+from exporter.demo.fleet import FakeInstance, make_statistics
+from exporter.demo.server import FakeRocketChat
+from exporter.rocketchat.values import timestamp
 
 from conftest import (
     DEADLINE,
@@ -19,6 +20,7 @@ from conftest import (
     value,
     wait_for,
 )
+from faults import hang, respond
 
 
 def all_up(samples: Any, names: tuple[str, ...] = ("old", "new", "strings")) -> bool:

@@ -17,11 +17,12 @@ import bcrypt
 import pytest
 import yaml
 
-from exporter.config import ConfigError
-from exporter.daemon import Exporter
-from exporter.demo import FakeInstance, FakeRocketChat, FakeWorkspace, make_statistics, respond
-from exporter.shard import owner, parse_shard
-from exporter.webconfig import load_web_config
+from exporter.app import Exporter
+from exporter.config.shard import owner, parse_shard
+from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
+from exporter.demo.server import FakeRocketChat
+from exporter.model.config import ConfigError
+from exporter.web.webconfig import load_web_config
 
 from conftest import (
     Samples,
@@ -34,6 +35,7 @@ from conftest import (
     value,
     wait_for,
 )
+from faults import respond
 
 PASSWORD = "correct horse battery staple"
 
@@ -422,7 +424,8 @@ async def test_reload_with_a_new_connection_pool_restarts_polling_and_keeps_coun
     )
     del fake.workspaces["old"].overrides["statistics.list"]
     before = run.exporter.poller
-    await run.exporter.reload(dataclasses.replace(run.exporter.config, max_concurrency=3))
+    changed = dataclasses.replace(run.exporter.config, max_concurrency=3)
+    assert await run.exporter.reload_from(lambda: changed) == []
     assert run.exporter.poller is not before and before.sessions is not None
     assert before.sessions.closed
     requests = fake.workspaces["new"].requests["instances.get"]

@@ -10,11 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from exporter import rcerrors
-from exporter.parse import ParseError, parse_instances, parse_login, parse_statistics_list
-from exporter.poller import _paced
-from exporter.render import Renderer
-from exporter.state import INSTANCES, STATISTICS, State
+from exporter.collectors.records import parse_instances, parse_statistics_list
+from exporter.exposition.render import Renderer
+from exporter.rocketchat import errors as rcerrors
+from exporter.rocketchat.values import ParseError, parse_login
+from exporter.runtime.poller import _paced
+from exporter.runtime.state import INSTANCES, STATISTICS, State
 
 from conftest import parse_exposition
 

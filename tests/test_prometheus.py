@@ -13,17 +13,12 @@ import pytest
 from test_dashboard_rules import RULES, panel_exprs, panels
 
 from exporter.collectors.registry import OPTIONAL
-from exporter.demo import (
-    FakeInstance,
-    FakeRocketChat,
-    FakeWorkspace,
-    enterprise_license,
-    make_statistics,
-    respond,
-    start_health,
-)
+from exporter.demo.collectors import enterprise_license
+from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
+from exporter.demo.server import FakeRocketChat, start_health
 
 from conftest import Prometheus, fast_config, running_prometheus, three_workspaces, wait_for
+from faults import respond
 
 
 @pytest.fixture

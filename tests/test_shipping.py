@@ -15,9 +15,8 @@ import yaml
 
 from exporter import __version__
 from exporter.cli import build_parser
-from exporter.collectors.registry import COLLECTORS
+from exporter.collectors.registry import COLLECTORS, FAMILIES
 from exporter.docs import refreshed
-from exporter.render import FAMILIES
 
 from contract import ADDITIONS, ALL_METRICS
 

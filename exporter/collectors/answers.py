@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..parse import ParseError
+from exporter.rocketchat.values import ParseError
 
 
 def successful(body: Any) -> dict[str, Any]:

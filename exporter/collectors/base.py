@@ -9,15 +9,30 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from ..configmodel import Config, WorkspaceConfig
-    from ..rocketchat import RocketChatClient
-    from ..state import WorkspaceState
+    from exporter.collectors.records import InstancesAnswer
+    from exporter.model.config import Config, WorkspaceConfig
+    from exporter.rocketchat.client import RocketChatClient
 
 # the lines of one workspace's samples, by family name
 Out = dict[str, list[str]]
+
+
+class Collected(Protocol):
+    """What a collector reads of one workspace's state: the latest instances.get answer, the
+    running version and the latest good data of each optional endpoint. The runtime's
+    Collected is one; collectors sit below the runtime and do not import it."""
+
+    @property
+    def instances(self) -> InstancesAnswer | None: ...
+
+    @property
+    def collected(self) -> Mapping[str, Any]: ...
+
+    @property
+    def running_version(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -37,7 +52,7 @@ class Fetch:
 
     client: RocketChatClient
     workspace: WorkspaceConfig
-    state: WorkspaceState
+    state: Collected
 
 
 @dataclass(frozen=True)
@@ -54,7 +69,7 @@ class Request:
     query_doc: str = ""  # the query string as the docs show it
 
 
-def _no_render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
+def _no_render(ws_label: str, workspace: Collected, out: Out) -> None:
     """Collectors whose data the core renderer or the bookkeeping part renders."""
 
 
@@ -66,7 +81,7 @@ class Collector:
     interval: Callable[[WorkspaceConfig], float]  # the default interval of its requests
     interval_doc: str  # the same, as the docs say it
     families: tuple[Family, ...]
-    render: Callable[[str, WorkspaceState, Out], None] = _no_render
+    render: Callable[[str, Collected, Out], None] = _no_render
     optional: bool = True
     default_enabled: bool = False
     min_interval: float = 0.0  # an interval below this is a config error

@@ -9,16 +9,13 @@ import asyncio
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..catalogue import INSTANCE
-from ..expfmt import fmt, instance_labels
-from ..parse import ParseError, number, only_parse_errors
-from ..rcerrors import PollError
-from .base import Collector, Family, Fetch, Out, Request
-
-if TYPE_CHECKING:
-    from ..state import WorkspaceState
+from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
+from exporter.collectors.catalogue import INSTANCE
+from exporter.collectors.expfmt import fmt, instance_labels
+from exporter.rocketchat.errors import PollError
+from exporter.rocketchat.values import ParseError, number, only_parse_errors
 
 _PERCENT = re.compile(r"\s*([0-9.]+)\s*%\s*")
 _MILLIS = re.compile(r"\s*([0-9.]+)\s*ms\b.*")
@@ -174,7 +171,7 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     return tuple(results)
 
 
-def render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
+def render(ws_label: str, workspace: Collected, out: Out) -> None:
     """Per instance of the current instances.get answer (no ghosts of vanished instances)."""
     checked = workspace.collected.get(ENDPOINT)
     if not checked or workspace.instances is None:

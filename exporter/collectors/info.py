@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..catalogue import INFO_FAMILIES
-from ..parse import clean, only_parse_errors
-from .answers import successful
-from .base import Collector, Request
+from exporter.collectors.answers import successful
+from exporter.collectors.base import Collector, Request
+from exporter.collectors.catalogue import INFO_FAMILIES
+from exporter.rocketchat.values import clean, only_parse_errors
 
 _FULL_VERSION = re.compile(r"\d+\.\d+\.\d+\S*")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalogue import INSTANCES_FAMILIES
-from ..configmodel import Config
-from ..parse import InstancesAnswer, parse_instances
-from .base import Collector, Request
+from exporter.collectors.base import Collector, Request
+from exporter.collectors.catalogue import INSTANCES_FAMILIES
+from exporter.collectors.records import InstancesAnswer, parse_instances
+from exporter.model.config import Config
 
 PATH = "/api/v1/instances.get"
 

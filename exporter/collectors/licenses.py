@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..expfmt import escape, fmt
-from ..parse import ParseError, clean, number, only_parse_errors, timestamp
-from .answers import successful
-from .base import Collector, Family, Out, Request
-
-if TYPE_CHECKING:
-    from ..state import WorkspaceState
+from exporter.collectors.answers import successful
+from exporter.collectors.base import Collected, Collector, Family, Out, Request
+from exporter.collectors.expfmt import escape, fmt
+from exporter.rocketchat.values import ParseError, clean, number, only_parse_errors, timestamp
 
 UNLIMITED = (None, 0, -1)  # what maxActiveUsers sends for "no seat limit"
 
@@ -164,7 +161,7 @@ def _line(out: Out, family: str, labels: str, value: float) -> None:
     out[family].append(f"{family}{{{labels}}} {fmt(value)}\n")
 
 
-def render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
+def render(ws_label: str, workspace: Collected, out: Out) -> None:
     seats = workspace.collected.get(MAX_ACTIVE_USERS)
     if isinstance(seats, Seats):
         if seats.used is not None:

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..expfmt import fmt
-from ..parse import ParseError, number, only_parse_errors
-from .answers import successful
-from .base import Collector, Family, Out, Request
-
-if TYPE_CHECKING:
-    from ..state import WorkspaceState
+from exporter.collectors.answers import successful
+from exporter.collectors.base import Collected, Collector, Family, Out, Request
+from exporter.collectors.expfmt import fmt
+from exporter.rocketchat.values import ParseError, number, only_parse_errors
 
 AGENT_STATUSES = ("available", "away", "busy", "offline")
 CHAT_STATES = ("open", "queued", "onhold")
@@ -65,7 +62,7 @@ def chats_params() -> dict[str, str]:
     return {"start": "1970-01-01T00:00:00Z", "end": now}
 
 
-def render(ws_label: str, workspace: WorkspaceState, out: Out) -> None:
+def render(ws_label: str, workspace: Collected, out: Out) -> None:
     for family, label, endpoint in (
         (AGENTS, "status", AGENTS_ENDPOINT),
         (CHATS, "state", CHATS_ENDPOINT),

@@ -5,10 +5,10 @@ CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
-from ..catalogue import EXPORTER_FAMILIES, WORKSPACE_FAMILIES
-from ..configmodel import WorkspaceConfig
-from . import health, info, instances, licenses, omnichannel, statistics
-from .base import Collector, Family, Request
+from exporter.collectors import health, info, instances, licenses, omnichannel, statistics
+from exporter.collectors.base import Collector, Family, Request
+from exporter.collectors.catalogue import EXPORTER_FAMILIES, WORKSPACE_FAMILIES
+from exporter.model.config import WorkspaceConfig
 
 COLLECTORS: dict[str, Collector] = {
     c.name: c
@@ -51,17 +51,3 @@ def enabled(workspace: WorkspaceConfig) -> tuple[tuple[Collector, float], ...]:
 def endpoints(workspace: WorkspaceConfig) -> list[tuple[str, float]]:
     """Every request polled for the workspace, as (endpoint, interval)."""
     return [(r.endpoint, interval) for c, interval in enabled(workspace) for r in c.requests]
-
-
-RATE_LIMIT = (10, 60.0)  # Rocket.Chat's default REST limiter: 10 requests per 60 s per route
-
-
-def request_budget(workspace: WorkspaceConfig) -> list[tuple[str, str, float]]:
-    """(endpoint, where it goes, requests per hour) for one workspace; health goes to each
-    instance's own address, once per instance per poll, not to the API's rate limiter."""
-    found = []
-    for collector, interval in enabled(workspace):
-        target = "each instance" if collector.name == "health" else "API"
-        for request in collector.requests:
-            found.append((request.endpoint, target, 3600 / interval))
-    return found

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..catalogue import STATISTICS_FAMILIES
-from ..configmodel import Config
-from ..parse import Statistics, parse_statistics_list
-from .base import Collector, Request
+from exporter.collectors.base import Collector, Request
+from exporter.collectors.catalogue import STATISTICS_FAMILIES
+from exporter.collectors.records import Statistics, parse_statistics_list
+from exporter.model.config import Config
 
 PATH = "/api/v1/statistics.list"
 PARAMS = {"sort": '{"createdAt":-1}', "count": "1"}

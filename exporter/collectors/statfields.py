@@ -1,0 +1,275 @@
+"""More from the same statistics record (no extra request): each family of the contract's table
+declared once — name, help, where in the record — and extracted by one pure function into
+samples. A field absent from the record, or `false` (e.g. `apps.*` while the apps engine is
+not ready), is an absent series, never 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from exporter.rocketchat.values import clean, number, timestamp
+
+NUMBER, UNIQUE, FLAG, TIME = "number", "unique", "flag", "time"
+
+
+@dataclass(frozen=True)
+class Field:
+    family: str
+    help: str
+    sources: tuple[tuple[str, str], ...]  # (dotted path in the record, label value)
+    label: str = ""  # the label the values of `sources` go in, if several
+    kind: str = NUMBER
+
+
+def stat(family: str, help_: str, path: str, kind: str = NUMBER) -> Field:
+    return Field(family, help_, ((path, ""),), kind=kind)
+
+
+FIELDS = (
+    Field(
+        "rocketchat_workspace_connections_peak",
+        "Peak of simultaneous connections (statistics dailyPeakConnections: period day; "
+        "maxMonthlyPeakConnections: month).",
+        (("dailyPeakConnections", "day"), ("maxMonthlyPeakConnections", "month")),
+        "period",
+    ),
+    Field(
+        "rocketchat_workspace_unique_users",
+        "Distinct users who used the workspace in the period (statistics uniqueUsersOfYesterday, "
+        "uniqueUsersOfLastWeek, uniqueUsersOfLastMonth: data[0].count, 0 when empty).",
+        (
+            ("uniqueUsersOfYesterday", "day"),
+            ("uniqueUsersOfLastWeek", "week"),
+            ("uniqueUsersOfLastMonth", "month"),
+        ),
+        "period",
+        UNIQUE,
+    ),
+    stat(
+        "rocketchat_workspace_deactivated_users",
+        "Deactivated users (nonActiveUsers).",
+        "nonActiveUsers",
+    ),
+    stat(
+        "rocketchat_workspace_active_guests", "Active guest users (activeGuests).", "activeGuests"
+    ),
+    stat("rocketchat_workspace_app_users", "Users that are apps (appUsers).", "appUsers"),
+    stat("rocketchat_workspace_threads", "Threads (totalThreads).", "totalThreads"),
+    stat("rocketchat_workspace_teams", "Teams (teams.totalTeams).", "teams.totalTeams"),
+    stat(
+        "rocketchat_workspace_e2e_rooms",
+        "End-to-end encrypted rooms (totalE2ERooms).",
+        "totalE2ERooms",
+    ),
+    stat(
+        "rocketchat_workspace_e2e_messages",
+        "End-to-end encrypted messages (totalEncryptedMessages).",
+        "totalEncryptedMessages",
+    ),
+    stat(
+        "rocketchat_workspace_push_queue",
+        "Push notifications waiting to be sent (pushQueue).",
+        "pushQueue",
+    ),
+    stat(
+        "rocketchat_workspace_uncaught_exceptions",
+        "Uncaught exceptions of the process that generated the record (uncaughtExceptionsCount).",
+        "uncaughtExceptionsCount",
+    ),
+    Field(
+        "rocketchat_workspace_apps",
+        "Marketplace and private apps by state (apps.totalInstalled, totalActive, totalFailed); "
+        "absent while the apps engine is not ready.",
+        (
+            ("apps.totalInstalled", "installed"),
+            ("apps.totalActive", "enabled"),
+            ("apps.totalFailed", "failed"),
+        ),
+        "state",
+    ),
+    Field(
+        "rocketchat_workspace_integrations",
+        "Integrations by type (integrations.totalIncoming, totalOutgoing).",
+        (("integrations.totalIncoming", "incoming"), ("integrations.totalOutgoing", "outgoing")),
+        "type",
+    ),
+    Field(
+        "rocketchat_workspace_integrations_active",
+        "Enabled integrations by type (integrations.totalIncomingActive, totalOutgoingActive).",
+        (
+            ("integrations.totalIncomingActive", "incoming"),
+            ("integrations.totalOutgoingActive", "outgoing"),
+        ),
+        "type",
+    ),
+    stat(
+        "rocketchat_workspace_migration_version",
+        "Database migration the server is at (migration.version).",
+        "migration.version",
+    ),
+    stat(
+        "rocketchat_workspace_migration_locked",
+        "1 while the migration lock is held (migration.locked): an upgrade in progress, or stuck.",
+        "migration.locked",
+        FLAG,
+    ),
+    stat(
+        "rocketchat_workspace_last_message_timestamp_seconds",
+        "When the last message was sent (lastMessageSentAt), as Unix time.",
+        "lastMessageSentAt",
+        TIME,
+    ),
+    stat(
+        "rocketchat_workspace_last_login_timestamp_seconds",
+        "When a user last logged in (lastLogin), as Unix time.",
+        "lastLogin",
+        TIME,
+    ),
+    stat(
+        "rocketchat_workspace_livechat_departments",
+        "Omnichannel departments (departments).",
+        "departments",
+    ),
+    stat(
+        "rocketchat_workspace_livechat_managers",
+        "Omnichannel managers (totalLivechatManagers).",
+        "totalLivechatManagers",
+    ),
+    stat(
+        "rocketchat_workspace_livechat_rooms_placed_on_hold",
+        "Omnichannel rooms ever placed on hold (chatsOnHold, cumulative).",
+        "chatsOnHold",
+    ),
+)
+DEPLOYMENT_INFO = "rocketchat_workspace_deployment_info"
+DEPLOYMENT_HELP = (
+    "Deployment of the workspace (mongoVersion, mongoStorageEngine, oplogEnabled, msEnabled, "
+    "deploy.method, deploy.platform); the value is 1."
+)
+DEPLOYMENT_LABELS = (
+    ("mongo_version", "mongoVersion"),
+    ("mongo_storage_engine", "mongoStorageEngine"),
+    ("oplog_enabled", "oplogEnabled"),
+    ("microservices", "msEnabled"),
+    ("deploy_method", "deploy.method"),
+    ("deploy_platform", "deploy.platform"),
+)
+EXTRA = "rocketchat_workspace_statistic"
+EXTRA_HELP = "A numeric field of the statistics record chosen in extra_statistics (booleans: 1/0)."
+EXTRA_PATH = re.compile(r"[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*")
+
+# JavaScript Date.toString(): "Wed Jun 18 2025 09:08:55 GMT+0000 (Coordinated Universal Time)"
+_JS_DATE = re.compile(
+    r"[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{1,2}) (\d{4}) "
+    r"(\d{2}):(\d{2}):(\d{2}) GMT([+-])(\d{2})(\d{2})"
+)
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def lookup(record: dict[str, Any], path: str) -> Any:
+    return _dig(record, tuple(path.split(".")))
+
+
+def js_date(value: Any) -> float | None:
+    """Unix seconds from Date.toString() text (6.2+) or an ISO string (before); "" = None."""
+    if not isinstance(value, str) or not value or len(value) > 100:
+        return timestamp(value)
+    match = _JS_DATE.match(value)
+    if match is None:
+        return timestamp(value)
+    month_name, day, year, hour, minute, second, sign, tz_hours, tz_minutes = match.groups()
+    month = _MONTHS.get(month_name)
+    if month is None:
+        return None
+    offset = (int(tz_hours) * 3600 + int(tz_minutes) * 60) * (-1 if sign == "-" else 1)
+    try:  # by hand: strptime costs 10x more, at every statistics poll
+        when = datetime(int(year), month, int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+        return when.timestamp() - offset
+    except (ValueError, OverflowError):
+        return None
+
+
+def _value(raw: Any, kind: str) -> float | None:
+    if kind == FLAG:
+        return float(raw) if isinstance(raw, bool) else None
+    if kind == TIME:
+        return js_date(raw)
+    if kind == UNIQUE:
+        data = raw.get("data") if isinstance(raw, dict) else None
+        if not isinstance(data, list):
+            return None
+        first = data[0] if data else {"count": 0}
+        return number(first.get("count")) if isinstance(first, dict) else None
+    return number(raw)  # false, null, text: absent
+
+
+# every source of FIELDS once: (family, label text, kind, path keys); the label strings are
+# shared by every workspace's samples
+SOURCES = tuple(
+    (field.family, f'{field.label}="{label_value}"' if field.label else "", field.kind, path)
+    for field in FIELDS
+    for path, label_value in field.sources
+)
+
+# a record's values, one per SOURCES entry (None: absent). Plain floats in a plain tuple: no
+# object per sample, and the garbage collector untracks the tuple after one look at it
+Values = tuple[float | None, ...]
+
+
+# how samples() reads each source: its path's keys split once, not at every record
+_PLAN = tuple((tuple(path.split(".")), kind) for _, _, kind, path in SOURCES)
+
+
+def _dig(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    value: Any = record
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def samples(record: dict[str, Any]) -> Values:
+    """The value of every source of FIELDS, in SOURCES order (None where the record has none)."""
+    return tuple(_value(_dig(record, keys), kind) for keys, kind in _PLAN)
+
+
+def present(values: Values) -> Iterator[tuple[str, str, float]]:
+    """(family, label text, value) of each value the record had (none for `()`)."""
+    if not values:
+        return
+    for (family, label, _, _), value in zip(SOURCES, values, strict=True):
+        if value is not None:
+            yield family, label, value
+
+
+def deployment(record: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
+    """The deployment_info labels, or None when the record has none of the fields."""
+    values = []
+    for label, path in DEPLOYMENT_LABELS:
+        raw = lookup(record, path)
+        if isinstance(raw, bool):
+            raw = "true" if raw else "false"
+        values.append((label, clean(raw[:64]) if isinstance(raw, str) else ""))
+    return tuple(values) if any(v for _, v in values) else None
+
+
+def extra_fields(record: dict[str, Any], paths: tuple[str, ...]) -> tuple[tuple[str, float], ...]:
+    """extra_statistics: each path whose value is a number (or a boolean: 1/0)."""
+    found = []
+    for path in paths:
+        raw = lookup(record, path)
+        value = float(raw) if isinstance(raw, bool) else number(raw)
+        if value is not None:
+            found.append((path, value))
+    return tuple(found)

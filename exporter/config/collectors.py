@@ -1,0 +1,127 @@
+"""The `collectors` and `extra_statistics` keys of the config, checked against the registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from exporter.collectors.registry import DEFAULTS, OPTIONAL
+from exporter.collectors.statfields import EXTRA_PATH
+from exporter.config.check import Checker
+
+MAX_EXTRA_STATISTICS = 100
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One optional collector's setting: on/off, its interval (None: its default) and, for
+    health, where to reach the instances (None: the default template)."""
+
+    enabled: bool
+    interval: float | None = None
+    address: str | None = None
+
+
+DEFAULT_COLLECTORS = {name: Choice(on) for name, on in DEFAULTS.items()}
+
+
+class CollectorSettings(Checker):
+    """The `collectors` and `extra_statistics` keys."""
+
+    def statistics_paths(self, raw: Any) -> tuple[str, ...]:
+        """extra_statistics: dotted paths such as apps.totalPrivateApps, each once."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            self.error(
+                "extra_statistics", "must be a list of dotted paths, e.g. apps.totalPrivateApps"
+            )
+            return ()
+        if len(raw) > MAX_EXTRA_STATISTICS:
+            self.error("extra_statistics", f"at most {MAX_EXTRA_STATISTICS} paths")
+            return ()
+        paths: list[str] = []
+        for index, item in enumerate(raw):
+            where = f"extra_statistics[{index}]"
+            if not isinstance(item, str) or len(item) > 200 or not EXTRA_PATH.fullmatch(item):
+                self.error(
+                    where, "must be a dotted path of field names, e.g. apps.totalPrivateApps"
+                )
+            elif item in paths:
+                self.error(where, f"duplicate path {item!r}")
+            else:
+                paths.append(item)
+        return tuple(paths)
+
+    def collectors(self, raw: Any, path: str, inherited: dict[str, Choice]) -> dict[str, Choice]:
+        """`collectors: {info: true, ...}`; a value may be a mapping {enabled, interval} (health:
+        also address_template). What a workspace does not say it inherits from the top level."""
+        settings = dict(inherited)
+        if raw is None:
+            return settings
+        if not isinstance(raw, dict):
+            self.error(path, "must be a mapping of collector name to true/false")
+            return settings
+        for name, value in raw.items():
+            where = f"{path}.{name}"
+            collector = OPTIONAL.get(name) if isinstance(name, str) else None
+            if collector is None:
+                self.error(where, f"unknown collector (known: {', '.join(OPTIONAL)})")
+                continue
+            before = settings[name]
+            if isinstance(value, bool):
+                settings[name] = replace(before, enabled=value)
+            elif isinstance(value, dict):
+                keys = {"enabled", "interval"} | (
+                    {"address_template"} if name == "health" else set()
+                )
+                self.check_keys(value, keys, where)
+                enabled = value.get("enabled", True)
+                if not isinstance(enabled, bool):
+                    self.error(f"{where}.enabled", "must be true or false")
+                    continue
+                interval = before.interval
+                if "interval" in value:
+                    interval = self.duration(value, "interval", where, 0.0)
+                    if interval < collector.min_interval:
+                        self.error(
+                            f"{where}.interval",
+                            f"must be at least {collector.min_interval:g}s (more often disturbs "
+                            "the server, see the README)",
+                        )
+                address = before.address
+                if "address_template" in value:
+                    address = self.address_template(value["address_template"], where)
+                settings[name] = Choice(enabled, interval, address)
+            else:
+                self.error(where, "must be true, false or a mapping {enabled, interval}")
+        return settings
+
+    def address_template(self, value: Any, where: str) -> str | None:
+        """Where the health collector asks each instance, e.g. https://{host}:{port}."""
+        where = f"{where}.address_template"
+        if not isinstance(value, str) or not value or len(value) > 2048:
+            self.error(where, 'must be a URL template such as "http://{host}:{port}"')
+            return None
+        try:
+            sample = value.format(host="host.example", port="3000")
+        except (KeyError, IndexError, ValueError):
+            self.error(where, "may only use {host} and {port} as placeholders")
+            return None
+        parts = urlsplit(sample)
+        if (
+            "{host}" not in value
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or "@" in parts.netloc
+            or parts.query
+            or parts.fragment
+        ):
+            self.error(
+                where,
+                "must be an http(s) URL with {host} (and usually {port}), without "
+                "user:password@, query or fragment",
+            )
+            return None
+        return value.rstrip("/")

@@ -1,0 +1,156 @@
+"""The demo: the landscape `--demo` (and `make run`) shows, and the config that polls it.
+
+The simulated server lives in demo/server.py (its collectors' routes in demo/collectors.py); the
+scripted failures the tests use (hangs, bombs, cut answers) in tests/faults.py.
+"""
+
+from __future__ import annotations
+
+import time
+
+from exporter.collectors.registry import DEFAULTS, OPTIONAL
+from exporter.demo.collectors import community_license, enterprise_license
+from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
+from exporter.demo.server import FakeRocketChat
+from exporter.model.config import Config, Secret, TokenAuth, WorkspaceConfig
+
+
+def demo_workspaces() -> list[FakeWorkspace]:
+    """Five workspaces of different server versions, so that every panel has data and some
+    alerts fire: acme-prod is an Enterprise trial near its seat limit, expiring in 10 days,
+    with a disconnected and unhealthy instance and a staffed omnichannel queue; acme-staging has
+    chats queued and no agent available; community is a Community Edition cluster (links not
+    reported) near the presence cap; legacy (4.8) is too old for licenses.info and /health;
+    ancient (3.10) for licenses.maxActiveUsers too."""
+    now = time.time()
+    day = 86400.0
+    acme = FakeWorkspace(
+        name="acme-prod",
+        shape="B",
+        instances=[
+            FakeInstance(
+                "5fccdc52-8d8e-4e80-a752-21e891e79a80",
+                "10.40.2.11",
+                local=True,
+                conns=412,
+                created_at=now - 7 * day,
+            ),
+            FakeInstance(
+                "d1850fa6-55f5-4936-bdb4-ebbe336011df",
+                "10.40.2.12",
+                conns=398,
+                created_at=now - 7 * day,
+                loadavg=(0.66, 0.71, 0.7),
+            ),
+            FakeInstance(
+                "7360b9da-1d12-47f7-ac65-d1c689ddba6b",
+                "10.40.2.13",
+                connected=False,
+                conns=371,
+                created_at=now - 2 * day,
+                updated_at=now - 45,
+                health="unhealthy",
+                heap_ratio=0.91,
+                lag_ms=180.0,
+            ),
+        ],
+        statistics=[make_statistics("8.8.1", now - d * day, 1843 - d) for d in (3, 2, 1)],
+        moving=True,
+        max_active_users=1700,  # 1658 active: 97.5 % of the seats
+        license=enterprise_license(
+            1700,
+            now + 10 * day,
+            trial=True,
+            modules=("auditing", "livechat-enterprise", "scalability", "unlimited-presence"),
+        ),
+        agents={"available": 3, "away": 1, "busy": 2, "offline": 6},
+        chats={"open": 14, "closed": 5210, "queued": 4, "onhold": 2},
+    )
+    staging = FakeWorkspace(
+        name="acme-staging",
+        shape="B-strings",
+        instances=[
+            FakeInstance(
+                "0c1e5a77-5e2b-4d0e-9a55-0b6f4f0f6f01",
+                "10.41.0.5",
+                local=True,
+                conns=12,
+                cpus=2,
+                totalmem=8_000_000_000,
+            )
+        ],
+        statistics=[make_statistics("7.10.2", now - 0.4 * day, 57)],
+        moving=True,
+        license=community_license(private_apps=3),  # at the Community limit of 3
+        agents={"available": 0, "away": 1, "busy": 0, "offline": 2},
+        chats={"open": 1, "closed": 40, "queued": 3, "onhold": 0},
+    )
+    legacy = FakeWorkspace(
+        name="legacy",
+        shape="A",
+        instances=[
+            FakeInstance("c2WixwPQsAYwmhGfp", "10.20.0.31", local=True, created_at=now - 9 * day),
+            FakeInstance("tYduaPTnSCv5Xige4", "10.20.0.32", created_at=now - 9 * day),
+        ],
+        statistics=[make_statistics("4.8.7", now - h * 3600, 640) for h in (5, 3, 1)],
+    )
+    ancient = FakeWorkspace(
+        name="ancient",
+        shape="A",
+        instances=[FakeInstance("ycQLn2XLy5PfPh9Zr", "10.0.1.11", local=True, cpus=2)],
+        statistics=[make_statistics("3.10.5", now - 30 * day, 88, typo=True)],
+    )
+    community = FakeWorkspace(
+        name="community",
+        shape="B-ce",
+        instances=[
+            FakeInstance(
+                "9b0e6a4c-3f1d-4b8e-8a61-5c2f7d9e1a01",
+                "10.50.0.21",
+                local=True,
+                conns=101,
+                created_at=now - 3 * day,
+            ),
+            FakeInstance(
+                "1f4d2c88-7a9b-4e3c-b2d5-6e8f0a1b2c03",
+                "10.50.0.22",
+                conns=92,
+                created_at=now - 3 * day,
+            ),
+        ],
+        statistics=[make_statistics("7.11.0", now - 0.2 * day, 240)],
+        moving=True,
+    )
+    return [acme, staging, legacy, ancient, community]
+
+
+def config_for(
+    server: FakeRocketChat,
+    *,
+    listen: tuple[str, int] = ("127.0.0.1", 9877),
+    poll_interval: float = 15.0,
+    statistics_interval: float = 60.0,
+    timeout: float = 5.0,
+    every_collector: bool = False,
+) -> Config:
+    """A Config that polls every workspace of the fake server with token auth (and, with
+    every_collector, every optional collector at its default interval)."""
+    defaults = tuple((name, None) for name, on in DEFAULTS.items() if on)
+    collectors: tuple[tuple[str, float | None], ...] = (
+        tuple((name, None) for name in OPTIONAL) if every_collector else defaults
+    )
+    workspaces = tuple(
+        WorkspaceConfig(
+            name=w.name,
+            url=server.url_of(w.name).rstrip("/"),
+            auth=TokenAuth(user_id=w.user_id, token=Secret(w.token)),
+            poll_interval=poll_interval,
+            statistics_interval=statistics_interval,
+            timeout=timeout,
+            collectors=collectors,
+        )
+        for w in server.workspaces.values()
+    )
+    return Config(
+        listen_host=listen[0], listen_port=listen[1], timeout=timeout, workspaces=workspaces
+    )

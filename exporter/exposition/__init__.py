@@ -1,0 +1,1 @@
+"""The Prometheus text format: fragments per workspace, rendered in the background."""

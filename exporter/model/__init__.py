@@ -1,0 +1,1 @@
+"""The bottom layer: what a valid config is (frozen dataclasses), secrets and units."""

@@ -1,0 +1,122 @@
+"""The config's model: what a loaded, valid config is. Built by config.py, read by the rest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "0.0.0.0:9877"
+DEFAULT_POLL_INTERVAL = 30.0
+DEFAULT_STATISTICS_INTERVAL = 300.0
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_CONCURRENCY = 64
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `problems` holds one line per mistake."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Secret:
+    """A string that never shows itself in repr(), str() or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAuth:
+    """User id plus personal access token, given inline or as a file re-read on rejection."""
+
+    user_id: str
+    token: Secret | None = None
+    token_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordAuth:
+    """Username plus password: the exporter logs in and re-logs in on 401."""
+
+    username: str
+    password: Secret | None = None
+    password_file: Path | None = None
+
+
+Auth = TokenAuth | PasswordAuth
+
+
+@dataclass(frozen=True, slots=True)
+class TLSConfig:
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+
+
+DEFAULT_HEALTH_ADDRESS = "http://{host}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceConfig:
+    name: str
+    url: str  # normalised: no trailing slash; API paths are appended to it
+    auth: Auth
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    statistics_interval: float = DEFAULT_STATISTICS_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+    statistics: bool = True
+    tls: TLSConfig = field(default_factory=TLSConfig)
+    # None: HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the environment; a Secret: it may hold a password
+    proxy_url: Secret | None = None
+    # the optional collectors polled for this workspace, each with its interval (None: the
+    # collector's default). The loader fills in the registry's defaults (collectors/registry.py,
+    # the one source of them); a config built in code names its collectors itself
+    collectors: tuple[tuple[str, float | None], ...] = ()
+    # where the health collector asks each instance: {host} and {port} from instances.get
+    health_address: str = DEFAULT_HEALTH_ADDRESS
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    listen_host: str = "0.0.0.0"
+    listen_port: int = 9877
+    poll_interval: float = DEFAULT_POLL_INTERVAL
+    statistics_interval: float = DEFAULT_STATISTICS_INTERVAL
+    timeout: float = DEFAULT_TIMEOUT
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    workspaces: tuple[WorkspaceConfig, ...] = ()
+    shard_index: int = 0  # this replica polls the workspaces that hash to it (see shard.py)
+    shard_count: int = 1
+    extra_statistics: tuple[str, ...] = ()  # dotted paths into the statistics record
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """ "HOST:PORT", "[::1]:PORT" or ":PORT" (all interfaces); raises ValueError."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ValueError("expected HOST:PORT, e.g. 0.0.0.0:9877")
+    port = int(port_text)
+    if not 0 <= port < 65536:
+        raise ValueError("port must be between 0 and 65535 (0 = any free port)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host or "0.0.0.0", port

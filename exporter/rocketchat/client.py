@@ -1,0 +1,331 @@
+"""The HTTP side of talking to Rocket.Chat: auth headers, login, timeouts, size cap.
+
+Every failure becomes a PollError carrying one of the contract's reasons, with a message that names
+the URL path and what to do, and never a header value or a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+from yarl import URL
+
+from exporter import __version__
+from exporter.model.config import PasswordAuth, TokenAuth, WorkspaceConfig
+from exporter.model.secrets import SecretFileError, read_secret
+from exporter.model.units import backoff
+from exporter.rocketchat.errors import PollError, Response, remaining, reset_seconds
+from exporter.rocketchat.transport import Answer, Sessions, TlsSetting, exchange, tls_setting
+from exporter.rocketchat.values import ParseError, error_code, parse_login
+
+USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
+LOGIN_PATH = "/api/v1/login"
+MAX_CACHED_URLS = 32  # per workspace: its few fixed request URLs, with room to spare
+# gzip and deflate only: inflate.Inflater undoes them within the size cap
+_COMMON = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
+
+
+def _secret_problem(exc: OSError | SecretFileError) -> str:
+    """What is wrong with a secret file, without its name or content."""
+    if isinstance(exc, OSError):
+        return f"cannot be read: {exc.strerror or 'error'}"
+    return str(exc)
+
+
+class RocketChatClient:
+    """One workspace's view of the shared HTTP client, with its credentials."""
+
+    __slots__ = (  # one per workspace: no instance dict
+        "_auth_generation",
+        "_headers",
+        "_login_lock",
+        "_token",
+        "_urls",
+        "_user_id",
+        "login_error",
+        "login_failures",
+        "login_not_before",
+        "max_response_bytes",
+        "on_login",
+        "sessions",
+        "workspace",
+    )
+
+    def __init__(
+        self,
+        sessions: Sessions,
+        workspace: WorkspaceConfig,
+        max_response_bytes: int,
+        on_login: Callable[[bool, float, float], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.on_login = on_login
+        self.workspace = workspace
+        self.max_response_bytes = max_response_bytes
+        self._user_id = ""
+        self._token = ""
+        self._headers: dict[str, str] = {}  # with the credentials, made when they change
+        self._login_lock = asyncio.Lock()
+        self._auth_generation = 0
+        self.login_failures = 0
+        self.login_not_before = 0.0
+        self.login_error: PollError | None = None
+        self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
+
+    async def get(self, path: str, params: dict[str, str] | None = None) -> Response:
+        """GET an API path with credentials; on 401 renew them once and retry."""
+        generation = await self._ensure_credentials()
+        try:
+            return await self._request("GET", path, params=params, authenticated=True)
+        except PollError as exc:
+            if exc.reason != "unauthorized" or not await self._renew_credentials(generation):
+                raise
+        return await self._request("GET", path, params=params, authenticated=True)
+
+    async def _ensure_credentials(self) -> int:
+        if not self._token:
+            await self._renew_credentials(self._auth_generation)
+        return self._auth_generation
+
+    async def _renew_credentials(self, seen_generation: int) -> bool:
+        """Fresh credentials: re-read the token (file) or log in. False when nothing changed.
+
+        One renewal per rejection: concurrent callers that saw the same generation share it.
+        """
+        async with self._login_lock:
+            if self._auth_generation != seen_generation:
+                return True  # another endpoint already renewed after the same rejection
+            auth = self.workspace.auth
+            if isinstance(auth, TokenAuth):
+                try:
+                    token = read_secret(auth.token, auth.token_file, header=True)
+                except (OSError, SecretFileError) as exc:
+                    self._token = ""  # read again at the next poll, when it may be fixed
+                    raise PollError(
+                        "unauthorized", f"token_file {_secret_problem(exc)}; fix it (it is re-read)"
+                    ) from None
+                changed = token != self._token
+                self._set_credentials(auth.user_id, token)
+                if changed:
+                    self._auth_generation += 1
+                return changed
+            await self._login(auth)
+            self._auth_generation += 1
+            return True
+
+    async def _login(self, auth: PasswordAuth) -> None:
+        now = time.time()
+        if now < self.login_not_before and self.login_error is not None:
+            # the same message as the failure itself, so it is logged once, not at every poll
+            raise PollError(
+                self.login_error.reason,
+                self.login_error.message,
+                error=self.login_error.error,
+                source="skipped",
+            )
+        try:
+            password = read_secret(auth.password, auth.password_file)
+        except (OSError, SecretFileError) as exc:
+            raise PollError(
+                "unauthorized",
+                f"password_file {_secret_problem(exc)}; fix it (it is re-read at every login)",
+                source="skipped",
+            ) from None
+        started, t0 = time.time(), time.perf_counter()
+        try:
+            response = await self._request(
+                "POST",
+                LOGIN_PATH,
+                json_body={"user": auth.username, "password": password},
+                authenticated=False,
+            )
+            result = parse_login(response.body)
+        except (PollError, ParseError) as exc:
+            error = exc if isinstance(exc, PollError) else PollError("invalid_response", str(exc))
+            if error.error == "totp-required":
+                error = PollError(
+                    error.reason,
+                    "login requires two-factor authentication; use a personal access token "
+                    "(auth.user_id + auth.token_file) for this workspace",
+                    error=error.error,
+                )
+            if self.on_login is not None:
+                self.on_login(False, started, time.perf_counter() - t0)
+            self.login_failures += 1
+            wait = backoff(self.login_failures, base=5.0)
+            self.login_not_before = time.time() + wait * random.uniform(1.0, 1.2)
+            self.login_error = PollError(
+                error.reason,
+                f"login failed: {error.message}; retrying with backoff (up to 5 min)",
+                error=error.error,
+                source="login",
+            )
+            raise self.login_error from None
+        if self.on_login is not None:
+            self.on_login(True, started, time.perf_counter() - t0)
+        self.login_failures = 0
+        self.login_error = None
+        self._set_credentials(result.user_id, result.auth_token)
+
+    def _set_credentials(self, user_id: str, token: str) -> None:
+        self._user_id, self._token = user_id, token
+        self._headers = {
+            **_COMMON,
+            "Accept": "application/json",
+            "X-User-Id": user_id,
+            "X-Auth-Token": token,
+        }
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, str] | None = None,
+        authenticated: bool,
+    ) -> Response:
+        body = None
+        headers = self._headers if authenticated else {**_COMMON, "Accept": "application/json"}
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers = {**headers, "Content-Type": "application/json"}
+        url = self._url(path, params)
+        answer = await self._exchange(method, url, path, headers, body, direct=False)
+        return self._interpret(path, answer.status, answer.headers, answer.body)
+
+    async def probe(self, url: str) -> tuple[int, bytes]:
+        """GET a full URL without credentials (an instance's own health route), straight to
+        the address (no proxy): the status and the body, within the same timeout,
+        concurrency and size caps as the API."""
+        try:
+            where = URL(url)
+            if where.scheme not in ("http", "https") or not where.raw_host:
+                raise ValueError(url)
+        except ValueError:
+            raise PollError(
+                "invalid_response", "health: the instance's address is not a URL"
+            ) from None
+        shown = f"{where.raw_host}:{where.port}{where.raw_path}"
+        answer = await self._exchange("GET", where, shown, _COMMON, None, direct=True)
+        return answer.status, answer.body
+
+    async def _exchange(
+        self,
+        method: str,
+        url: URL,
+        shown: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        direct: bool,
+    ) -> Answer:
+        """One request within the workspace's timeout and the shared concurrency bound;
+        every failure a PollError naming `shown`."""
+        session = self.sessions.session(self._tls(url), direct=direct)
+        proxy = None if direct or self.workspace.proxy_url is None else self.workspace.proxy_url
+        async with self.sessions.semaphore:
+            try:
+                async with asyncio.timeout(self.workspace.timeout):
+                    return await exchange(
+                        session,
+                        method,
+                        url,
+                        shown,
+                        self.max_response_bytes,
+                        headers=headers,
+                        body=body,
+                        proxy=proxy.reveal() if proxy is not None else None,
+                        ca_file_set=self.workspace.tls.ca_file is not None,
+                    )
+            except TimeoutError:
+                raise PollError(
+                    "timeout",
+                    f"{shown}: no answer within {self.workspace.timeout:g}s; check the server's "
+                    "health, or raise timeout for this workspace",
+                ) from None
+
+    def _tls(self, url: URL) -> TlsSetting:
+        """The workspace's TLS setting for an https URL (contexts are shared: see
+        transport.tls_setting); http URLs share the system setting's session."""
+        if url.scheme != "https":
+            return True
+        try:
+            return tls_setting(self.workspace)
+        except (OSError, ssl.SSLError):  # a ca_file removed or broken since the config load
+            raise PollError(
+                "connection",
+                "tls.ca_file cannot be read as PEM certificates; fix it (it is read again at "
+                "the next poll)",
+            ) from None
+
+    def _url(self, path: str, params: dict[str, str] | None) -> URL:
+        """Request URLs are few per workspace, each built once. A query that changes at every
+        poll (omnichannel's `end`) must not grow the cache: it is bounded."""
+        key = (path, tuple(sorted(params.items())) if params else ())
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) >= MAX_CACHED_URLS:
+                self._urls.clear()
+            url = URL(self.workspace.url + path)
+            if params:
+                url = url.with_query(key[1])
+            self._urls[key] = url
+        return url
+
+    def _interpret(self, path: str, status: int, headers: Any, raw: bytes) -> Response:
+        body: Any = None
+        try:
+            body = json.loads(raw)
+            is_json = True
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            is_json = False
+        code = error_code(body)
+        if status == 200:
+            if not is_json:
+                raise PollError(
+                    "invalid_response",
+                    f"{path}: answer is not JSON (a proxy or login page?); check the url",
+                )
+            return Response(body, remaining(headers), reset_seconds(headers))
+        if status == 429 or code.endswith("[error-too-many-requests]"):
+            retry_at = reset_seconds(headers)
+            hint = "grant the exporter's user api-bypass-rate-limit or poll less often"
+            raise PollError("rate_limited", f"{path}: rate limited; {hint}", retry_at=retry_at)
+        if status == 401:
+            what = (
+                "rejected the credentials; check user_id and the token (or token_file)"
+                if path != LOGIN_PATH
+                else "refused the login; check username and password"
+            )
+            raise PollError("unauthorized", f"{path}: HTTP 401, the server {what}", error=code)
+        if status == 403 or (status == 400 and code == "error-not-allowed"):
+            raise PollError(
+                "forbidden",
+                f"{path}: HTTP {status}, the user lacks the view-statistics permission",
+                error=code,
+            )
+        if 300 <= status < 400:
+            raise PollError(
+                "invalid_response",
+                f"{path}: HTTP {status} redirect; set url to the final address of the server",
+            )
+        if 400 <= status < 500:
+            raise PollError(
+                "http_4xx",
+                f"{path}: HTTP {status}; check url (and its path prefix)",
+                error=code,
+                status=status,
+            )
+        if status >= 500:
+            raise PollError(
+                "http_5xx",
+                f"{path}: HTTP {status}; the server or its proxy is failing, see their logs",
+            )
+        raise PollError("invalid_response", f"{path}: unexpected HTTP {status}")

@@ -1,0 +1,196 @@
+"""Requests to Rocket.Chat over aiohttp's client, within the exporter's caps.
+
+Why aiohttp and not a client of our own: proxies from the environment (HTTPS_PROXY, NO_PROXY),
+Happy Eyeballs, a C parser and years of fixes. What this module adds around it, because a
+poller must not trust what it talks to: no redirect is followed (credentials never leave the
+configured host), the body is capped as received and as decompressed (inflate.Inflater: a
+gzip bomb costs at most the cap), heads are bounded (aiohttp's line, field and header-count
+limits), and every failure becomes a PollError with one of the contract's reasons and a hint
+that names no secret. aiohttp retries an idempotent request once on a new connection when a
+kept one turns out closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from exporter.model.config import WorkspaceConfig
+from exporter.rocketchat.errors import PollError
+from exporter.rocketchat.inflate import Inflater
+
+KEEPALIVE_SECONDS = 15.0  # an idle kept connection is closed after this
+DNS_TTL_SECONDS = 300
+READ_CHUNK = 64 * 1024
+
+# a TLS setting: True (the system's CAs), False (no verification) or a context of a ca_file
+TlsSetting = bool | ssl.SSLContext
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What came back: the status, the headers, the (decompressed) body."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+def tls_setting(workspace: WorkspaceConfig) -> TlsSetting:
+    """The workspace's TLS setting (used for https URLs only). Contexts of the same ca_file
+    are shared: a fleet often has one, and each context holds the parsed certificates."""
+    tls = workspace.tls
+    if tls.insecure_skip_verify:
+        return False
+    if tls.ca_file is None:
+        return True
+    path = str(tls.ca_file)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return ssl.create_default_context(cafile=path)  # raises the same error, clearly
+    return _ca_context(os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _ca_context(path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
+    """One context per CA file and version of it (a changed file is a new key: reloads see it)."""
+    return ssl.create_default_context(cafile=path)
+
+
+class Sessions:
+    """The aiohttp sessions every workspace shares: one per TLS setting, and per way out
+    (through the environment's proxies, or `direct` to an address an answer named). Requests
+    in flight across all of them are bounded by `semaphore` (max_concurrency)."""
+
+    def __init__(self, max_concurrency: int) -> None:
+        self.semaphore = asyncio.Semaphore(max_concurrency)
+        self._sessions: dict[tuple[int, bool], tuple[TlsSetting, aiohttp.ClientSession]] = {}
+        self.closed = False
+
+    def session(self, tls: TlsSetting, *, direct: bool = False) -> aiohttp.ClientSession:
+        key = (id(tls), direct)  # True and False are singletons; a context is kept below
+        found = self._sessions.get(key)
+        if found is not None:
+            return found[1]
+        connector = aiohttp.TCPConnector(
+            ssl=tls,
+            limit=0,  # the semaphore bounds requests in flight, across sessions
+            ttl_dns_cache=DNS_TTL_SECONDS,
+            keepalive_timeout=KEEPALIVE_SECONDS,
+        )
+        session = aiohttp.ClientSession(
+            connector=connector,
+            trust_env=not direct,  # HTTP(S)_PROXY and NO_PROXY, either case, as curl reads them
+            auto_decompress=False,  # inflate.Inflater decompresses within the cap
+            timeout=aiohttp.ClientTimeout(total=None),  # the caller's asyncio.timeout bounds it
+            cookie_jar=aiohttp.DummyCookieJar(),  # no session state between polls
+            raise_for_status=False,
+        )
+        self._sessions[key] = (tls, session)  # the setting is kept: its id stays unique
+        return session
+
+    async def close(self) -> None:
+        self.closed = True
+        sessions = [session for _, session in self._sessions.values()]
+        self._sessions.clear()
+        for session in sessions:
+            await session.close()
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: URL,
+    shown: str,
+    limit: int,
+    *,
+    headers: dict[str, str],
+    body: bytes | None = None,
+    proxy: str | None = None,
+    ca_file_set: bool = False,
+) -> Answer:
+    """One request; every failure a PollError naming `shown` (the path, never a secret).
+    The caller bounds the time (asyncio.timeout) and the concurrency."""
+    try:
+        async with session.request(
+            method, url, headers=headers, data=body, allow_redirects=False, proxy=proxy
+        ) as resp:
+            return Answer(resp.status, resp.headers, await _read_capped(resp, shown, limit))
+    except aiohttp.ClientError as exc:
+        raise _failure(exc, shown, ca_file_set) from None
+    except ValueError:  # yarl or aiohttp refusing a URL or header value
+        raise PollError("invalid_response", f"{shown}: the URL cannot be requested") from None
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, shown: str, limit: int) -> bytes:
+    """The body, refused as too_large past `limit` bytes received or decompressed."""
+    inflater = Inflater(resp.headers.get("Content-Encoding", ""), shown, limit)
+    if resp.content_length is not None and resp.content_length > limit:
+        raise inflater.too_large()
+    received = 0
+    out: list[bytes] = []
+    async for chunk in resp.content.iter_chunked(READ_CHUNK):
+        received += len(chunk)
+        if received > limit:
+            raise inflater.too_large()
+        out.append(inflater.feed(chunk))
+    out.append(inflater.finish())
+    return out[0] if len(out) == 1 else b"".join(out)
+
+
+def _failure(exc: aiohttp.ClientError, shown: str, ca_file_set: bool) -> PollError:
+    """The contract's reason for an aiohttp error, with what to do about it."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = getattr(exc.certificate_error, "verify_message", "") or "not trusted"
+        fix = (
+            "check the server's certificate (expired? issued for another host?) and tls.ca_file"
+            if ca_file_set
+            else "set tls.ca_file for this workspace if its CA is a private one"
+        )
+        return PollError("connection", f"{shown}: TLS certificate rejected ({why}); {fix}")
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return PollError(
+            "connection", f"{shown}: cannot connect to the proxy; check proxy_url or HTTPS_PROXY"
+        )
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return PollError(
+            "connection",
+            f"{shown}: the proxy refused the connection (HTTP {exc.status}); check the proxy, "
+            "or add the host to NO_PROXY",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
+        return PollError("connection", f"{shown}: TLS handshake failed; check the server's TLS")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return PollError("connection", f"{shown}: host name does not resolve; check url and DNS")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        detail = exc.os_error.strerror or type(exc.os_error).__name__
+        return PollError("connection", f"{shown}: cannot connect: {detail}; check url, firewalls")
+    if isinstance(exc, aiohttp.ClientResponseError):  # the answer is not valid HTTP
+        return PollError(
+            "invalid_response",
+            f"{shown}: not a valid HTTP answer ({_short(exc.message)}); check url (the port "
+            "of a non-HTTP service?) and any proxy",
+        )
+    if isinstance(exc, aiohttp.InvalidURL):
+        return PollError("invalid_response", f"{shown}: the URL cannot be requested")
+    detail = "closed" if isinstance(exc, aiohttp.ServerDisconnectedError) else type(exc).__name__
+    return PollError(
+        "connection",
+        f"{shown}: connection lost ({detail}); a proxy or the server dropped it, retrying at "
+        "the next poll",
+    )
+
+
+def _short(message: Any) -> str:
+    """aiohttp's parser message, without the bytes it quotes from the answer (hostile input)."""
+    text = str(message).split(";", 1)[0].split(":", 1)[0]
+    return "".join(c for c in text if c.isprintable())[:80] or "malformed"

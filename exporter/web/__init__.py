@@ -1,0 +1,1 @@
+"""The HTTP side: /metrics, the status pages, --web-config (TLS, auth, limits, headers)."""

@@ -1,0 +1,138 @@
+"""The aiohttp application: /metrics, the status page, /healthz and /ready.
+
+Handlers only read the state and the renderer's cache; they never wait for a poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from exporter.exposition.publisher import Publisher
+from exporter.runtime.state import State
+from exporter.web.guard import WebGuard
+from exporter.web.server import BusyTracker, accepts_gzip, send_exposition
+from exporter.web.statuspage import STATES, fleet_main, fleet_page, workspace_main, workspace_page
+from exporter.web.webconfig import WebConfig
+
+log = logging.getLogger("exporter.web")
+
+
+STATE_KEY = web.AppKey("state", State)
+PUBLISHER_KEY = web.AppKey("publisher", Publisher)
+
+
+async def _publishing(app: web.Application) -> AsyncIterator[None]:
+    publisher = app[PUBLISHER_KEY]
+    task = asyncio.create_task(publisher.run(), name="render exposition")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    publisher.close()
+    app[GUARD_KEY].close()
+
+
+Reloader = Callable[[], Awaitable[list[str]]]
+RELOAD_KEY: web.AppKey[Reloader] = web.AppKey("reload")
+
+
+GUARD_KEY = web.AppKey("guard", WebGuard)
+
+
+def make_app(
+    state: State,
+    *,
+    web_config: WebConfig | None = None,
+    reload: Reloader | None = None,
+    lifecycle: bool = False,
+    tracker: BusyTracker | None = None,
+) -> web.Application:
+    """The exporter's HTTP application. `web_config` adds its rate limit, client SAN check,
+    basic auth (all but /healthz) and headers; POST /-/reload exists only with `lifecycle`."""
+    guard = WebGuard(web_config or WebConfig(), state)
+    chain = [guard.middleware]
+    if tracker is not None:
+        chain.insert(0, tracker.middleware)
+    app = web.Application(middlewares=chain)
+    app[STATE_KEY] = state
+    app[PUBLISHER_KEY] = Publisher(state)
+    app[GUARD_KEY] = guard
+    app.on_response_prepare.append(guard.on_prepare)
+    if reload is not None:
+        app[RELOAD_KEY] = reload
+    app.cleanup_ctx.append(_publishing)
+    if lifecycle:
+        app.router.add_post("/-/reload", reload_config)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/", status_page)
+    app.router.add_get("/workspace/{name}", workspace_status_page)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/ready", ready)
+    return app
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    """The published exposition and the self-metrics: plain, the parts joined once per render;
+    gzip, the published stream finished with the self-metrics into one member."""
+    publisher = request.app[PUBLISHER_KEY]
+    if publisher.generation < 0:  # a scrape before the first background render
+        publisher.publish_now()
+    own = publisher.self_metrics.text()
+    if publisher.gzip_current and accepts_gzip(request):
+        head, tail = publisher.gzip_head, publisher.gzip_tail(own)
+        return await send_exposition(request, head, tail, gzipped=True)
+    return await send_exposition(request, publisher.joined(), own, gzipped=False)
+
+
+async def reload_config(request: web.Request) -> web.Response:
+    """POST /-/reload: re-read the config file; 400 with the problems if it is invalid."""
+    reload = request.app.get(RELOAD_KEY)
+    if reload is None:
+        return web.Response(status=400, text="no config file to reload (--demo)\n")
+    problems = await reload()
+    if problems:
+        return web.Response(status=400, text="\n".join(["reload rejected:", *problems]) + "\n")
+    return web.Response(text="reloaded\n")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Ready once every workspace's first poll attempt is in what /metrics serves."""
+    if request.app[PUBLISHER_KEY].complete:
+        return web.Response(text="ready\n")
+    return web.Response(text="waiting for the first poll of every workspace\n", status=503)
+
+
+async def status_page(request: web.Request) -> web.Response:
+    """The fleet overview; ?q= filters by name, ?state= by state; ?fragment=1 gives only the
+    page's <main> (what the page's script swaps in when it refreshes)."""
+    state = request.app[STATE_KEY]
+    query = request.query.get("q", "")[:200]
+    wanted = request.query.get("state", "")
+    if request.query.get("fragment"):
+        wanted = wanted if wanted in STATES else ""
+        main = fleet_main(state, query, wanted, time.time())
+        return web.Response(body=main.encode("utf-8", "backslashreplace"), content_type="text/html")
+    return web.Response(
+        body=fleet_page(state, query, wanted), content_type="text/html", charset="utf-8"
+    )
+
+
+async def workspace_status_page(request: web.Request) -> web.Response:
+    """One workspace: its instances, statistics and endpoints."""
+    workspace = request.app[STATE_KEY].workspaces.get(request.match_info["name"])
+    if workspace is None:
+        raise web.HTTPNotFound(text="no such workspace\n")
+    if request.query.get("fragment"):
+        main = workspace_main(workspace, time.time())
+        return web.Response(body=main.encode("utf-8", "backslashreplace"), content_type="text/html")
+    return web.Response(body=workspace_page(workspace), content_type="text/html", charset="utf-8")

@@ -1,0 +1,109 @@
+"""The optional collectors on a workspace's status page: each one's state and the permission it
+needs, and what they found (license, per-instance health, omnichannel queue)."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+
+from exporter.collectors import health, licenses, omnichannel
+from exporter.collectors.registry import COLLECTORS
+from exporter.runtime.state import WorkspaceState
+from exporter.web.htmlbits import age, html_text, num, table
+
+
+def _state(workspace: WorkspaceState, endpoints: tuple[str, ...]) -> str:
+    statuses = [workspace.status[e] for e in endpoints]
+    if not all(s.attempted for s in statuses):
+        return '<span class="muted">not polled yet</span>'
+    failing = [e for e, s in zip(endpoints, statuses, strict=True) if not s.ok]
+    if failing:
+        return f'<span class="bad">failing</span>: {html.escape(", ".join(failing))}'
+    notes = {s.note for s in statuses if s.note}
+    return '<span class="ok">ok</span> ' + html.escape("; ".join(sorted(notes)))
+
+
+def _until(moment: float, now: float) -> str:
+    day = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if moment <= now:
+        return f'<span class="bad">{day} (expired)</span>'
+    css = "warn" if moment - now < 14 * 86400 else "ok"
+    return f'<span class="{css}">{day} (in {age(moment - now)})</span>'
+
+
+def _license(workspace: WorkspaceState, now: float) -> str:
+    seats = workspace.collected.get(licenses.MAX_ACTIVE_USERS)
+    found = workspace.collected.get(licenses.INFO)
+    rows = []
+    if isinstance(seats, licenses.Seats):
+        limit = "no limit" if seats.max is None else num(seats.max)
+        rows.append(("seats used / licensed", f"{num(seats.used)} / {limit}"))
+    if isinstance(found, licenses.License):
+        blocked = [kind for kind, on in found.prevented if on]
+        rows += [
+            ("trial", {True: "yes", False: "no", None: "-"}[found.trial]),
+            ("modules", html_text(", ".join(found.modules) or "none")),
+            ("expires", "-" if found.expiry is None else _until(found.expiry, now)),
+            ("prevented actions", html_text(", ".join(blocked)) if blocked else "none"),
+        ]
+        if not found.limits:
+            rows.append(("limits", "not visible: the user lacks view-privileged-setting"))
+    return "<h3>License</h3><dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+
+
+def _health(workspace: WorkspaceState) -> str:
+    checked = workspace.collected.get(health.ENDPOINT)
+    hosts = {i.instance_id: f"{i.host}:{i.port}" for i in workspace.instances or ()}
+    rows = []
+    for result in checked or ():
+        said = result.health
+        if said is None:
+            verdict = f'<span class="muted">{html.escape(result.error or health.NO_ROUTE)}</span>'
+        elif said.healthy:
+            verdict = '<span class="ok">healthy</span>'
+        else:
+            verdict = '<span class="bad">UNHEALTHY</span> ' + html_text(result.error or "said so")
+        heap = "-" if said is None or said.heap_ratio is None else f"{said.heap_ratio:.0%}"
+        lag = said.event_loop_lag_seconds if said is not None else None
+        rows.append(
+            f"<tr><td>{html_text(hosts.get(result.instance_id, result.instance_id))}</td>"
+            f"<td>{verdict}</td><td>{heap}</td>"
+            f"<td>{'-' if lag is None else f'{lag * 1000:.0f} ms'}</td></tr>"
+        )
+    head = ["instance", "health", "heap", "event-loop lag"]
+    return "<h3>Instance health</h3>" + table(head, "".join(rows), "no instance checked yet")
+
+
+def _omnichannel(workspace: WorkspaceState) -> str:
+    parts = []
+    for endpoint in (omnichannel.AGENTS_ENDPOINT, omnichannel.CHATS_ENDPOINT):
+        counts = workspace.collected.get(endpoint)
+        if isinstance(counts, tuple):
+            parts.append(", ".join(f"{k} {num(v)}" for k, v in counts))
+    if not parts:
+        return ""
+    return f"<h3>Omnichannel</h3><p>agents: {parts[0]}</p>" + (
+        f"<p>chats: {parts[1]}</p>" if len(parts) > 1 else ""
+    )
+
+
+def collectors_section(workspace: WorkspaceState, now: float) -> str:
+    """The Collectors part of /workspace/<name>."""
+    rows = []
+    for name, endpoints in workspace.collectors:
+        collector = COLLECTORS[name]
+        rows.append(
+            f"<tr><td>{name}</td><td>{_state(workspace, endpoints)}</td>"
+            f"<td>{html.escape(collector.permission or '-')}</td>"
+            f"<td>{html.escape(collector.summary)}</td></tr>"
+        )
+    head = ["collector", "state", "the exporter's user needs", "answers"]
+    section = "<h2>Collectors</h2>" + table(head, "".join(rows), "")
+    enabled = {name for name, _ in workspace.collectors}
+    if "licenses" in enabled:
+        section += _license(workspace, now)
+    if "health" in enabled:
+        section += _health(workspace)
+    if "omnichannel" in enabled:
+        section += _omnichannel(workspace)
+    return section

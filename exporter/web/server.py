@@ -1,0 +1,206 @@
+"""The listening socket, hardened against clients that never finish: idle and half-sent
+requests are closed after HEADER_TIMEOUT, open connections are bounded (the oldest idle one
+makes room for a newcomer), the soft fd limit is raised at start, and malformed requests are
+logged as one rate-limited line each instead of a traceback each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
+
+from exporter.collectors.expfmt import CONTENT_TYPE
+
+log = logging.getLogger("exporter.web")
+
+# aiohttp closes a connection that has not sent complete headers within its keep-alive timeout
+# (counted from the connection or from the previous answer); under 60 s by contract, and not a
+# multiple of the usual scrape intervals, so a kept-alive scrape connection never races it
+HEADER_TIMEOUT = 45.0
+TLS_HANDSHAKE_TIMEOUT = 30.0
+MAX_CONNECTIONS_CAP = 10_000
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit on open files to the hard one; returns the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft if soft != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
+
+
+def connection_budget(fd_limit: int, pollers: int) -> int:
+    """How many client connections to keep open: half of what the fd limit leaves after the
+    poller's sockets and a reserve (the other half is for TLS handshakes in progress)."""
+    spare = fd_limit - pollers - 128
+    return max(16, min(MAX_CONNECTIONS_CAP, spare // 2))
+
+
+class BusyTracker:
+    """Which connections are inside a handler now (a middleware marks them)."""
+
+    def __init__(self) -> None:
+        self.busy: set[RequestHandler] = set()  # removed again when the handler ends
+
+    @web.middleware
+    async def middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        protocol = request.protocol
+        self.busy.add(protocol)
+        try:
+            return await handler(request)
+        finally:
+            self.busy.discard(protocol)
+
+
+class BoundedSite(web.TCPSite):
+    """A TCPSite that keeps at most `max_connections` connections: accepting one more closes
+    the oldest idle connection (or, if every one is busy, the oldest), so a flood of idle
+    sockets can never lock out a scraper or exhaust file descriptors."""
+
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        host: str,
+        port: int,
+        *,
+        max_connections: int,
+        tracker: BusyTracker,
+        ssl_context: object = None,
+    ) -> None:
+        super().__init__(runner, host, port, ssl_context=ssl_context)  # type: ignore[arg-type]
+        self.max_connections = max_connections
+        self.tracker = tracker
+        self.evicted = 0
+        self._last_warning = 0.0
+
+    def _make_protocol(self) -> RequestHandler:
+        server = self._runner.server
+        assert server is not None
+        listed = server.connections
+        # the usual case costs one count; at the limit, a connection closed a moment ago (still
+        # listed until the loop runs its callback) is not counted nor chosen again
+        open_now = (
+            [h for h in listed if h.transport is not None]
+            if len(listed) >= self.max_connections
+            else listed
+        )
+        if len(open_now) >= self.max_connections:
+            idle = [h for h in open_now if h not in self.tracker.busy]
+            victim = (idle or open_now)[0]
+            victim.force_close()
+            self.evicted += 1
+            now = time.monotonic()
+            if now - self._last_warning > 60:
+                self._last_warning = now
+                log.warning(
+                    "%d client connections open (the limit): closing the oldest idle ones "
+                    "to accept new ones (%d so far)",
+                    self.max_connections,
+                    self.evicted,
+                )
+        return server()
+
+    async def start(self) -> None:
+        await web.BaseSite.start(self)
+        loop = asyncio.get_running_loop()
+        ssl_context = self._ssl_context
+        self._server = await loop.create_server(
+            self._make_protocol,
+            self._host,
+            self._port,
+            ssl=ssl_context,
+            backlog=self._backlog,
+            reuse_address=self._reuse_address,
+            reuse_port=self._reuse_port,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if ssl_context else None,
+        )
+        sockets = self._server.sockets
+        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+
+
+def accepts_gzip(request: web.Request) -> bool:
+    for part in request.headers.get("Accept-Encoding", "").split(","):
+        coding, _, params = part.strip().partition(";")
+        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
+            return True
+    return False
+
+
+async def send_exposition(
+    request: web.Request, body: bytes, tail: bytes, *, gzipped: bool
+) -> web.StreamResponse:
+    """A /metrics answer: the exposition (or its open gzip stream) and its tail (the
+    self-metrics, or their gzip end), written as they are, never joined into one copy."""
+    response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.content_length = len(body) + len(tail)
+    await response.prepare(request)
+    await response.write(body)
+    await response.write(tail)
+    await response.write_eof()
+    return response
+
+
+class QuietClientErrors(logging.Filter):
+    """Malformed requests and client disconnects: one line without traceback, at most
+    `per_minute` a minute, then a count of those left out."""
+
+    def __init__(self, per_minute: int = 10) -> None:
+        super().__init__()
+        self.per_minute = per_minute
+        self.window = 0.0
+        self.shown = 0
+        self.suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        client_error = isinstance(exc, HttpProcessingError | ConnectionError | TimeoutError)
+        accept_failed = record.name == "asyncio" and str(record.msg).startswith(_ACCEPT_FAILED)
+        if not (client_error or accept_failed):
+            return True
+        now = time.monotonic()
+        if now - self.window >= 60:
+            left_out, self.suppressed = self.suppressed, 0
+            self.window, self.shown = now, 0
+            if left_out:
+                log.warning("%d more malformed or broken client requests not logged", left_out)
+        if self.shown >= self.per_minute:
+            self.suppressed += 1
+            return False
+        self.shown += 1
+        detail = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        message = record.getMessage()
+        record.msg = "%s (client request refused: %s)"
+        record.args = (message, (str(detail).splitlines() or [""])[0][:200])
+        record.exc_info = record.exc_text = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_ACCEPT_FAILED = "socket.accept() out of system resource"  # asyncio's words for EMFILE & co
+
+
+def quiet_client_errors() -> None:
+    """Install the filter on aiohttp's server logger and on asyncio's (accept failures when the
+    process runs out of file descriptors), once."""
+    for name in ("aiohttp.server", "asyncio"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, QuietClientErrors) for f in logger.filters):
+            logger.addFilter(QuietClientErrors())
