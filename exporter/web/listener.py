@@ -10,7 +10,7 @@ from aiohttp import web
 
 from exporter.model.config import ConfigError
 from exporter.web.guard import WebGuard
-from exporter.web.server import HEADER_TIMEOUT, BoundedSite, BusyTracker
+from exporter.web.server import HEADER_TIMEOUT, BoundedServer, BusyTracker
 from exporter.web.webconfig import WebConfig, load_web_config
 
 log = logging.getLogger("exporter")
@@ -42,7 +42,7 @@ class Listener:
             shutdown_timeout=0.5,
             keepalive_timeout=header_timeout,
         )
-        self.site: BoundedSite | None = None
+        self.site: BoundedServer | None = None  # the listening socket
 
     async def start(self) -> None:
         """Set the app up and bind; an OSError (a busy port) leaves nothing running."""
@@ -53,10 +53,10 @@ class Listener:
         except OSError:
             await self.runner.cleanup()
             raise
-        self.port = self.runner.addresses[0][1]
+        self.port = self.site.port
 
-    def _site(self, port: int, web_config: WebConfig) -> BoundedSite:
-        return BoundedSite(
+    def _site(self, port: int, web_config: WebConfig) -> BoundedServer:
+        return BoundedServer(
             self.runner,
             self.host,
             port,
@@ -79,7 +79,7 @@ class Listener:
         assert self.site is not None
         self.guard.update(new)
         if new.ssl_context is not None:
-            await self.site.stop()  # connections already open go on; new ones meet the new context
+            self.site.stop()  # connections already open go on; new ones meet the new context
             self.site = self._site(self.port, new)
             await self.site.start()
         self.web_config = new
@@ -87,4 +87,6 @@ class Listener:
         return []
 
     async def stop(self) -> None:
+        if self.site is not None:
+            self.site.stop()
         await self.runner.cleanup()

@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestHandler
 
 from exporter.collectors.expfmt import CONTENT_TYPE
 
@@ -52,7 +52,7 @@ class BusyTracker:
     """Which connections are inside a handler now (a middleware marks them)."""
 
     def __init__(self) -> None:
-        self.busy: set[RequestHandler] = set()  # removed again when the handler ends
+        self.busy: set[web.RequestHandler] = set()  # removed again when the handler ends
 
     @web.middleware
     async def middleware(
@@ -68,10 +68,12 @@ class BusyTracker:
             self.busy.discard(protocol)
 
 
-class BoundedSite(web.TCPSite):
-    """A TCPSite that keeps at most `max_connections` connections: accepting one more closes
-    the oldest idle connection (or, if every one is busy, the oldest), so a flood of idle
-    sockets can never lock out a scraper or exhaust file descriptors."""
+class BoundedServer:
+    """The listening socket: an asyncio server whose connections are the runner's aiohttp
+    protocol (AppRunner.server, public API), keeping at most `max_connections` of them:
+    accepting one more closes the oldest idle connection (or, if every one is busy, the
+    oldest), so a flood of idle sockets can never lock out a scraper or exhaust file
+    descriptors. Not a TCPSite subclass: that would mean overriding its private start."""
 
     def __init__(
         self,
@@ -81,16 +83,19 @@ class BoundedSite(web.TCPSite):
         *,
         max_connections: int,
         tracker: BusyTracker,
-        ssl_context: object = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        super().__init__(runner, host, port, ssl_context=ssl_context)  # type: ignore[arg-type]
+        self.runner = runner
+        self.host, self.port = host, port
+        self.ssl_context = ssl_context
         self.max_connections = max_connections
         self.tracker = tracker
         self.evicted = 0
         self._last_warning = 0.0
+        self._server: asyncio.Server | None = None
 
-    def _make_protocol(self) -> RequestHandler:
-        server = self._runner.server
+    def _make_protocol(self) -> web.RequestHandler:
+        server = self.runner.server
         assert server is not None
         listed = server.connections
         # the usual case costs one count; at the limit, a connection closed a moment ago (still
@@ -117,21 +122,25 @@ class BoundedSite(web.TCPSite):
         return server()
 
     async def start(self) -> None:
-        await web.BaseSite.start(self)
+        """Bind (an OSError when the port is taken); `port` is then the bound one."""
         loop = asyncio.get_running_loop()
-        ssl_context = self._ssl_context
         self._server = await loop.create_server(
             self._make_protocol,
-            self._host,
-            self._port,
-            ssl=ssl_context,
-            backlog=self._backlog,
-            reuse_address=self._reuse_address,
-            reuse_port=self._reuse_port,
-            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if ssl_context else None,
+            self.host or None,
+            self.port,
+            ssl=self.ssl_context,
+            reuse_address=True,
+            ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if self.ssl_context else None,
         )
         sockets = self._server.sockets
-        self._bound_port = sockets[0].getsockname()[1] if sockets else self._port
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+
+    def stop(self) -> None:
+        """Stop accepting; connections already open go on (the runner's cleanup ends them)."""
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
 
 def accepts_gzip(request: web.Request) -> bool:
