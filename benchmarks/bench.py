@@ -459,6 +459,24 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
     return result
 
 
+def gc_pauses(count: int) -> dict[str, dict[str, Any]]:
+    """GC pauses and the longest loop stall at the standard cadence, with the serving
+    process's GC settings and with ROCKETCHAT_EXPORTER_GC_TUNING=off (gc_pauses.py)."""
+    seconds = "90" if count >= 1000 else "5"
+    found = {}
+    for mode in ("on", "off"):
+        out = subprocess.run(
+            [sys.executable, str(HERE / "gc_pauses.py"), str(count), seconds],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
+            env={**os.environ, "ROCKETCHAT_EXPORTER_GC_TUNING": mode},
+        )
+        found[mode] = json.loads(out.stdout)
+    return found
+
+
 def poll_round(tmp: Path, count: int) -> dict[str, dict[str, float]]:
     fleet, fleet_url = start_fleet(tmp, count, 0.1, "normal")
     config = write_config(
@@ -556,6 +574,7 @@ def report(
     scrapes: int,
     standard: list[dict[str, Any]] | None = None,
     memory: list[dict[str, Any]] | None = None,
+    pauses: dict[str, Any] | None = None,
 ) -> str:
     lines = [
         f"Machine: {machine()}",
@@ -683,6 +702,29 @@ def report(
                 f"| {r['exporter_gzip'].p50 / r['static_gzip'].p50:.2f}x "
                 f"| {r['exporter_gzip'].p99 / r['static_gzip'].p99:.2f}x |"
             )
+    if pauses:
+        lines += [
+            "",
+            f"## Garbage-collection pauses at the standard cadence, N = {pauses['n']}",
+            "",
+            "gc_pauses.py: the state of N workspaces in one process, polls landing at the "
+            "standard cadence and the publisher rendering, for 90 s; every collection's pause "
+            "(gc.callbacks) and the longest the event loop was held (what a scrape arriving "
+            "then waits, GC or not). With the serving process's GC settings (runtime/gctune.py) "
+            "and with ROCKETCHAT_EXPORTER_GC_TUNING=off (the stock collector).",
+            "",
+            "| GC settings | longest pause, young / middle / full (ms) | collections young / "
+            "middle / full | GC time (s) | longest loop stall (ms) |",
+            "|---|---|---|---|---|",
+        ]
+        for mode, label in (("on", "tuned (default)"), ("off", "stock (tuning off)")):
+            r = pauses[mode]
+            longest = " / ".join(f"{r['max_pause_ms'][g]:.1f}" for g in ("0", "1", "2"))
+            counts = " / ".join(str(r["collections"][g]) for g in ("0", "1", "2"))
+            lines.append(
+                f"| {label} | {longest} | {counts} | {r['gc_seconds']:.2f} "
+                f"| {r['max_loop_stall_ms']:.1f} |"
+            )
     lines += budget_table()
     for rounds in all_rounds:
         n = rounds["n"]
@@ -755,11 +797,13 @@ async def main() -> int:
         for count in big:
             print(f"measuring the standard cadence at N={count} ...", file=sys.stderr)
             standard.append(await standard_run(tmp, count, args.scrapes))
+        print(f"measuring GC pauses at N={max(sizes)} ...", file=sys.stderr)
+        pauses = {"n": max(sizes), **gc_pauses(max(sizes))}
         rounds = []
         for count in big:
             print(f"measuring a poll round at N={count} ...", file=sys.stderr)
             rounds.append({"n": count, **poll_round(tmp, count)})
-    text = report(size_results, busy, rounds, args.scrapes, standard, memory)
+    text = report(size_results, busy, rounds, args.scrapes, standard, memory, pauses)
     print(text)
     if not args.no_write:
         (HERE / "RESULTS.md").write_text(

@@ -24,6 +24,7 @@ def test_benchmark_harness_runs_end_to_end_and_prints_every_table() -> None:
         "## Scrapes under load, N = 5",
         "## One full poll round, N = 5",
         "## The fair comparison: standard cadence",
+        "## Garbage-collection pauses at the standard cadence, N = 5",
         "## Request budget per workspace",
     ):
         assert heading in result.stdout
