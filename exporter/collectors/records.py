@@ -31,9 +31,8 @@ from exporter.rocketchat.values import (
 MAX_INSTANCES = 1000
 
 
-# not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, 2 us
-# for 22 fields against 0.25 us (5 instances and a statistics record per workspace per poll);
-# records are never changed once parsed
+# not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, several
+# times slower, and records are made at every poll; they are never changed once parsed
 @dataclass(slots=True)
 class Instance:
     """One record of instances.get, whichever shape it came in."""

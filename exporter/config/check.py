@@ -156,8 +156,8 @@ def _join(path: str, key: str) -> str:
 
 
 def _as_is(value: Any) -> bool:
-    """A leaf without ${...}: expand leaves it as it is (no path text made for it: 7 per
-    workspace, 15 ms at 1000 workspaces)."""
+    """A leaf without ${...}: expand leaves it as it is (no path text made for it: a large
+    config has thousands of leaves)."""
     if isinstance(value, str):
         return "${" not in value
     return not isinstance(value, dict | list)

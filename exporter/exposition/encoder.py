@@ -57,7 +57,7 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
 
 
 # a workspace's samples of one part: the families present (one shared tuple per set of names)
-# and each family's sample lines, in the same order. Two tuples, not a dict: 0.8 KB less per
+# and each family's sample lines, in the same order. Two tuples, not a dict: smaller per
 # workspace, and the join walks them faster
 Part = tuple[tuple[str, ...], tuple[bytes, ...]]
 EMPTY: Part = ((), ())
@@ -191,7 +191,7 @@ def exporter_families(state: State) -> bytes:
 # A workspace's samples come in three parts: its instances.get part, its statistics.list part
 # (each re-rendered only when that data changed) and the rest (bookkeeping and optional
 # collectors, re-rendered at every change). Kept apart, not merged into one per workspace:
-# that copy was 2 KB a workspace.
+# that would be one more copy of every workspace's text.
 Fragment = tuple[Part, Part, Part]
 
 

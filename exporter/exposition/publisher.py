@@ -29,8 +29,8 @@ class Publisher:
     max(1 s, 5x the CPU the last render took), with the join and gzip in its own worker
     thread: a scrape only sends ready bytes, so it costs the same whether a thousand polls are
     landing or none, and no other work (bcrypt checks, config loads) can queue in front of it.
-    The price: what a scrape sees can lag the latest poll by one render interval (a second at
-    1000 workspaces; Prometheus scrapes every 15 s or so). The first complete exposition (the
+    The price: what a scrape sees can lag the latest poll by one render interval (a second,
+    usually; Prometheus scrapes every 15 s or so). The first complete exposition (the
     one /ready waits for) goes out at once.
     """
 
@@ -42,7 +42,7 @@ class Publisher:
         self.generation = -1
         # the exposition is kept as its parts (the renderer's fragments, not copied) and gzip;
         # the plain text only while plain scrapes come (see joined): Prometheus asks for gzip,
-        # and at 10 000 workspaces a plain copy held all the time would be 160 MB
+        # and in a large fleet a plain copy held all the time would be the largest object
         self.parts: list[bytes] = []
         self._joined: bytes | None = b""
         self._plain_scraped = False  # since the last render: the next one joins it too
@@ -67,13 +67,13 @@ class Publisher:
         The workspaces' fragments are rendered and grouped by family in the loop, a batch at
         a time; the gzip stream and (if plain scrapes came) the plain text are made in the
         worker thread, in C calls short enough for the loop to take its turns (Python code
-        there would hold the GIL for 5 ms at a time while a scrape waits)."""
+        there would hold the GIL for its whole switch interval while a scrape waits)."""
         complete = self.state.ready
         generation, parts = await self.renderer.snapshot_async()
         plain, self._plain_scraped = self._plain_scraped, False
         if complete and not self.complete:
-            # the first complete exposition goes out before its gzip stream is made (30 ms
-            # at 1000 workspaces): until then a gzip scrape gets it plain (/ready sooner)
+            # the first complete exposition goes out before its gzip stream is made: until
+            # then a gzip scrape gets it plain (/ready sooner)
             self.parts, self._joined, self.gzip_current = parts, None, False
             self.generation = generation
             self._set_complete(True)
@@ -113,9 +113,8 @@ class Publisher:
             self.state.first_exposition.set()
 
     async def run(self) -> None:
-        # nothing rendered in the first interval unless the first round is in by then: at
-        # 1000 workspaces it takes less, and rendering the part of it already in competed
-        # with it for the CPU (90 ms more to /ready)
+        # nothing rendered in the first interval unless the first round is in by then:
+        # rendering the part of it already in would compete with it for the CPU (/ready later)
         await self._pause(self.MIN_INTERVAL)
         changed = self.state.changed
         while True:
@@ -174,7 +173,7 @@ def _assemble(parts: list[bytes], plain: bool) -> _Published:
     return _Published(parts, head, rest, text, time.thread_time() - started)
 
 
-SLICE_PARTS = 1024  # parts joined at a time: ~0.3 ms, ~0.4 MB at 10 000 workspaces
+SLICE_PARTS = 1024  # parts joined at a time: short C calls, never one whole copy
 
 
 def slices(parts: list[bytes]) -> Iterator[bytes]:

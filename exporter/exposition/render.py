@@ -102,10 +102,9 @@ class Renderer:
 
     async def snapshot_async(self, batch: int = 3) -> tuple[int, list[bytes]]:
         """Like snapshot, yielding to the event loop every `batch` re-rendered workspaces, or
-        every 50 times as many cached ones, so that
-        scrapes and polls never wait for a whole fleet to be rendered and grouped (3: a batch
-        is ~0.3 ms; with 10, gzip scrapes' p99 under 1 s polling at 1000 workspaces was 1.7-3.1x
-        that of pre-rendered bytes, with 3 1.2-1.7x, for ~5 % more render CPU). Changes made
+        every 50 times as many cached ones, so that scrapes and polls never wait for a whole
+        fleet to be rendered and grouped (a small batch: a short wait for a scrape, for a
+        little more render CPU; benchmarks/README.md). Changes made
         meanwhile may or may not be included; the generation returned is the one before them,
         so the next render picks them up."""
         generation = self.state.generation

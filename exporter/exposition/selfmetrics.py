@@ -17,8 +17,8 @@ REFRESH_SECONDS = 1.0
 
 
 class SelfMetrics:
-    """prometheus-client is imported at the first scrape, not at start: it costs ~80 ms of
-    import time that the first exposition need not wait for."""
+    """prometheus-client is imported at the first scrape, not at start: its import time
+    need not delay the first exposition."""
 
     def __init__(self) -> None:
         self._render: Callable[[], bytes] | None = None

@@ -47,7 +47,7 @@ class WorkspaceState:
     collected: dict[str, Any] = field(default_factory=dict)  # their latest good data
     # every enabled collector, core and optional, with its endpoints (collector_success)
     collectors: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # see core_polled: made only while someone waits (an Event is 0.8 KB, 8 MB a 10 000 fleet)
+    # see core_polled: made only while someone waits (an Event per workspace adds up)
     _core_polled: asyncio.Event | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
