@@ -29,6 +29,7 @@ from conftest import (
 )
 from contract import ALL_METRICS
 from faults import hang
+from proxy import ForwardProxy
 
 REPO = Path(__file__).parent.parent
 
@@ -98,6 +99,32 @@ async def test_once_prints_valid_exposition_and_exits_0_when_all_up(
         assert value(samples, "rocketchat_up", workspace=name) == 1
     assert value(samples, "rocketchat_instances", workspace="new") == 3
     promtool_check_metrics(out)
+
+
+async def test_a_workspace_behind_http_proxy_is_reached_and_one_in_no_proxy_polled_directly(
+    fake: FakeRocketChat, tmp_path: Path
+) -> None:
+    """The real exporter with HTTP_PROXY and NO_PROXY in its environment: `old` has a name only
+    the proxy resolves, `new` is on 127.0.0.1, which NO_PROXY lists."""
+    proxy = ForwardProxy({"rocketchat.internal": "127.0.0.1"})
+    proxy_url = await proxy.start()
+    path = write_config(tmp_path, fake)
+    hidden = fake.url_of("old").replace("127.0.0.1", "rocketchat.internal")
+    path.write_text(path.read_text().replace(fake.url_of("old"), hidden))
+    del fake.workspaces["strings"]
+    text = path.read_text()
+    path.write_text(text[: text.index("  - name: strings")])
+    try:
+        env = {"HTTP_PROXY": proxy_url, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+        code, out, err = await run_cli("--config", str(path), "--once", env=env)
+    finally:
+        proxy.close()
+    assert code == 0, err
+    samples = parse_exposition(out)
+    assert value(samples, "rocketchat_up", workspace="old") == 1
+    assert value(samples, "rocketchat_up", workspace="new") == 1
+    assert proxy.seen and all(url.startswith(hidden) for url in proxy.seen)
+    assert not any("/new/" in url for url in proxy.seen)
 
 
 async def test_once_exits_1_when_a_workspace_is_down(fake: FakeRocketChat, tmp_path: Path) -> None:

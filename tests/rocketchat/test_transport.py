@@ -17,6 +17,8 @@ from exporter.rocketchat.client import RocketChatClient
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.transport import Sessions
 
+from proxy import ForwardProxy
+
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[object]]
 TOKEN = "tok-SECRET-123"
 
@@ -308,44 +310,6 @@ async def test_connect_failures_name_their_kind(sessions: Sessions) -> None:
     with pytest.raises(PollError) as unknown:
         await client_for(sessions, "http://no-such-host.invalid").get("/api/v1/x")
     assert unknown.value.reason == "connection" and "does not resolve" in unknown.value.message
-
-
-class ForwardProxy:
-    """A plain HTTP forward proxy on 127.0.0.1: takes absolute-form requests, maps host names
-    through `hosts` (names nothing else resolves), and relays one answer per connection."""
-
-    def __init__(self, hosts: dict[str, str]) -> None:
-        self.hosts = hosts
-        self.seen: list[str] = []
-        self.server: asyncio.Server | None = None
-
-    async def start(self) -> str:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
-            line, _, rest = head.partition("\r\n")
-            method, target, version = line.split(" ")
-            self.seen.append(target)
-            authority, _, path = target.removeprefix("http://").partition("/")
-            host, _, port = authority.partition(":")
-            upstream_r, upstream_w = await asyncio.open_connection(
-                self.hosts.get(host, host), int(port or 80)
-            )
-            upstream_w.write(f"{method} /{path} {version}\r\nConnection: close\r\n{rest}".encode())
-            writer.write(await upstream_r.read())
-            upstream_w.close()
-        except (OSError, ValueError, asyncio.IncompleteReadError):
-            writer.write(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
-        finally:
-            await writer.drain()
-            writer.close()
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
 
 
 async def test_a_server_only_reachable_through_http_proxy_is_polled_through_it(
