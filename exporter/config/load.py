@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from exporter.config.check import MAX_PROBLEMS
 from exporter.config.collectors import DEFAULT_COLLECTORS, Choice, CollectorSettings
@@ -243,8 +243,23 @@ class _Loader(CollectorSettings):
         if len(value) > MAX_URL:
             self.error(path, f"longer than {MAX_URL} characters")
             return None
+        parts = self.http_url(value, path)
+        if parts is None:
+            return None
+        if parts.username or parts.password:
+            self.error(path, "must not contain credentials; use the auth section")
+            return None
+        if parts.query or parts.fragment:
+            self.error(path, "must not contain a query or fragment")
+            return None
+        return value.strip().rstrip("/")
+
+    def http_url(self, value: str, path: str) -> SplitResult | None:
+        """The parts of an http(s) URL with a host name and no spaces or control characters;
+        None, with the problem recorded, for anything else."""
+        text = value.strip()
         try:
-            parts = urlsplit(value.strip())
+            parts = urlsplit(text)
             parts.port  # noqa: B018 - raises ValueError on a bad port
         except ValueError:
             self.error(path, "is not a valid URL")
@@ -255,16 +270,10 @@ class _Loader(CollectorSettings):
         if not parts.hostname:
             self.error(path, "has no host name")
             return None
-        if any(c.isspace() or not c.isprintable() for c in value.strip()):
+        if any(c.isspace() or not c.isprintable() for c in text):
             self.error(path, "must not contain spaces or control characters")
             return None
-        if parts.username or parts.password:
-            self.error(path, "must not contain credentials; use the auth section")
-            return None
-        if parts.query or parts.fragment:
-            self.error(path, "must not contain a query or fragment")
-            return None
-        return value.strip().rstrip("/")
+        return parts
 
     def proxy_url(self, raw: dict[str, Any], path: str) -> Secret | None:
         """An http(s) proxy for this workspace; it may carry user:password (kept secret)."""
@@ -275,17 +284,7 @@ class _Loader(CollectorSettings):
         if not isinstance(value, str) or not value.strip():
             self.error(where, "must be a URL like http://proxy.example.com:3128")
             return None
-        try:
-            parts = urlsplit(value.strip())
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError:
-            self.error(where, "is not a valid URL")
-            return None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.error(where, "must be http://host:port or https://host:port")
-            return None
-        if any(c.isspace() or not c.isprintable() for c in value.strip()):
-            self.error(where, "must not contain spaces or control characters")
+        if self.http_url(value, where) is None:
             return None
         return Secret(value.strip())
 
