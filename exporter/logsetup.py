@@ -20,9 +20,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
-def setup_logging(level: str, fmt: str) -> None:
+def setup_logging(level: str, log_format: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
+    if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from exporter.config.check import MAX_PROBLEMS
 from exporter.config.collectors import DEFAULT_COLLECTORS, Choice, CollectorSettings
 from exporter.config.yamlfile import parse_yaml, read_text
 from exporter.model.config import (
@@ -33,30 +32,7 @@ from exporter.model.config import (
     WorkspaceConfig,
     parse_listen,
 )
-from exporter.model.secrets import SecretFileError, read_secret, read_secret_file, secret_problem
 from exporter.model.units import parse_size
-
-# the names other modules import from here (the model, the secret files, the YAML reader)
-__all__ = [
-    "DEFAULT_LISTEN",
-    "MAX_PROBLEMS",
-    "Auth",
-    "Config",
-    "ConfigError",
-    "PasswordAuth",
-    "Secret",
-    "SecretFileError",
-    "TLSConfig",
-    "TokenAuth",
-    "WorkspaceConfig",
-    "load_config",
-    "parse_listen",
-    "parse_yaml",
-    "read_secret",
-    "read_secret_file",
-    "read_text",
-    "secret_problem",
-]
 
 MAX_CONFIG_BYTES = 64 * 1024 * 1024  # ~300 000 workspaces: far beyond a real fleet
 MAX_URL = 2048

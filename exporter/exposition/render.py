@@ -12,9 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from exporter.collectors.expfmt import CONTENT_TYPE, fmt
 from exporter.collectors.records import InstancesAnswer, Statistics
-from exporter.collectors.registry import FAMILIES
 from exporter.exposition.encoder import (
     EMPTY,
     FamilyJoiner,
@@ -27,8 +25,6 @@ from exporter.exposition.encoder import (
     render_statistics,
 )
 from exporter.runtime.state import State, WorkspaceState
-
-__all__ = ["CONTENT_TYPE", "FAMILIES", "Renderer", "fmt"]
 
 
 @dataclass(slots=True)
