@@ -462,7 +462,7 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
 def gc_pauses(count: int) -> dict[str, dict[str, Any]]:
     """GC pauses and the longest loop stall at the standard cadence, with the serving
     process's GC settings and with ROCKETCHAT_EXPORTER_GC_TUNING=off (gc_pauses.py)."""
-    seconds = "90" if count >= 1000 else "5"
+    seconds = "90" if count >= 1000 else "2"
     found = {}
     for mode in ("on", "off"):
         out = subprocess.run(
