@@ -144,27 +144,63 @@ class BoundedServer:
 
 
 def accepts_gzip(request: web.Request) -> bool:
-    for part in request.headers.get("Accept-Encoding", "").split(","):
-        coding, _, params = part.strip().partition(";")
-        if coding.strip().lower() == "gzip" and params.replace(" ", "") not in ("q=0", "q=0.0"):
-            return True
-    return False
+    """Whether the client takes gzip: its own q-value, else that of `*`, must be above 0
+    (RFC 9110: `gzip;q=0` refuses it; no mention and no `*` means no)."""
+    quality: dict[str, float] = {}
+    for part in request.headers.get("Accept-Encoding", "")[:1024].split(","):
+        coding, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, number = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(number)
+                except ValueError:
+                    q = 0.0
+        quality.setdefault(coding.lower(), q if q == q else 0.0)  # NaN refuses too
+    found = quality.get("gzip", quality.get("x-gzip", quality.get("*")))
+    return found is not None and found > 0
+
+
+# an answer is written this much at a time, each write waiting for the socket to drain: a
+# client that stops reading holds one slice, not a copy of the exposition
+WRITE_SLICE = 64 * 1024
+# a connection whose answer makes no progress for this long is closed
+STALL_TIMEOUT = 60.0
 
 
 async def send_exposition(
     request: web.Request, body: bytes, tail: bytes, *, gzipped: bool
 ) -> web.StreamResponse:
     """A /metrics answer: the exposition (or its open gzip stream) and its tail (the
-    self-metrics, or their gzip end), written as they are, never joined into one copy."""
+    self-metrics, or their gzip end), never joined into one copy, written in slices as the
+    client reads them; HEAD gets the headers only."""
     response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
     response.content_length = len(body) + len(tail)
     await response.prepare(request)
-    await response.write(body)
-    await response.write(tail)
+    if request.method == "HEAD":
+        return response
+    for data in (body, tail):
+        view = memoryview(data)
+        for start in range(0, len(view), WRITE_SLICE):
+            try:
+                async with asyncio.timeout(STALL_TIMEOUT):
+                    await response.write(view[start : start + WRITE_SLICE])
+            except TimeoutError:
+                stalled(request)
+                return response
     await response.write_eof()
     return response
+
+
+def stalled(request: web.Request) -> None:
+    """Close a connection whose client stopped reading: what it has not taken is dropped."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
+    log.debug("closed a connection that made no progress for %.0f s", STALL_TIMEOUT)
 
 
 class QuietClientErrors(logging.Filter):
