@@ -48,9 +48,10 @@ async def test_a_client_that_stops_reading_holds_one_slice_and_is_closed(
     big_answer: TestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(server, "STALL_TIMEOUT", 1.0)
-    assert big_answer.port is not None and big_answer.runner.server is not None
+    runner = big_answer.runner
+    assert big_answer.port is not None and runner is not None and runner.server is not None
     stalled = open_client(big_answer.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-    aiohttp_server = big_answer.runner.server
+    aiohttp_server = runner.server
     await wait_for(lambda: bool(aiohttp_server.connections), "accepted")
     (connection,) = aiohttp_server.connections
     buffered = 0
