@@ -143,6 +143,15 @@ def three_workspaces() -> list[FakeWorkspace]:
 
 
 @pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The exporter honours HTTP(S)_PROXY: a proxy set on the machine running the tests must
+    not carry the loopback fake servers' traffic (the proxy tests set their own)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture(autouse=True)
 def quick_publisher(monkeypatch: pytest.MonkeyPatch) -> None:
     """In-process exporters re-render at most every 50 ms instead of every second, so a test
     sees a poll's effect at once; exporters started as processes run the shipped value."""

@@ -201,7 +201,7 @@ def write_config(tmp_path: Path, fake: FakeRocketChat, names: list[str], **extra
         }
         workspaces.append(entry)
     path = tmp_path / "config.yaml"
-    document = {"poll_interval": "200ms", "statistics_interval": "200ms", "timeout": "2s"}
+    document = {"poll_interval": "1s", "statistics_interval": "1s", "timeout": "2s"}
     path.write_text(yaml.safe_dump({**document, "workspaces": workspaces}))
     return path
 
@@ -359,7 +359,7 @@ def data_view(samples: Samples) -> dict[Any, float]:
 async def test_three_shards_poll_each_workspace_once_and_add_up_to_one_exporter(
     hundred: FakeRocketChat, exporter_for: Any
 ) -> None:
-    base = fast_config(hundred, poll_interval=0.5, statistics_interval=0.5)
+    base = fast_config(hundred, poll_interval=2.0, statistics_interval=2.0)
     shards = [
         await exporter_for(dataclasses.replace(base, shard_index=i, shard_count=3))
         for i in range(3)

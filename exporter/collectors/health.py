@@ -165,7 +165,24 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
         except PollError as exc:
             return InstanceHealth(instance_id, Health(healthy=False), exc.message)
 
-    results = await asyncio.gather(*(check(i.instance_id, i.host, i.port) for i in instances))
+    # all of them within one timeout (the wait for a probe slot included): a poll of health
+    # lands within poll_interval + timeout however many instances hang; those not done by
+    # then are unhealthy, like those that did not answer
+    tasks = [asyncio.ensure_future(check(i.instance_id, i.host, i.port)) for i in instances]
+    try:
+        if tasks:
+            await asyncio.wait(tasks, timeout=ctx.workspace.timeout)
+    finally:  # also when this poll is cancelled (a reload, the end): no probe outlives it
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    late = f"no answer within {ctx.workspace.timeout:g}s"
+    results = [
+        task.result()
+        if not task.cancelled() and task.exception() is None
+        else InstanceHealth(instance.instance_id, Health(healthy=False), late)
+        for task, instance in zip(tasks, instances, strict=True)
+    ]
     if results and all(r.health is None and not r.error for r in results):
         raise PollError("http_4xx", NO_ROUTE, status=404)  # "not available on this version"
     return tuple(results)

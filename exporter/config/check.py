@@ -99,14 +99,20 @@ class Checker:
                 where = f"{path}.{key}" if path else str(key)
                 self.error(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
-    def duration(self, raw: dict[str, Any], key: str, path: str, default: float) -> float:
+    def duration(
+        self, raw: dict[str, Any], key: str, path: str, default: float, minimum: float = 0.0
+    ) -> float:
         if key not in raw:
             return default
         try:
-            return parse_duration(raw[key])
+            seconds = parse_duration(raw[key])
         except ValueError as exc:
             self.error(_join(path, key), str(exc))
             return default
+        if seconds < minimum:
+            self.error(_join(path, key), f"must be at least {minimum:g}s")
+            return default
+        return seconds
 
     def string(
         self, raw: dict[str, Any], key: str, path: str, *, header: bool = False

@@ -34,6 +34,9 @@ from exporter.model.config import (
 )
 from exporter.model.units import parse_size
 
+# a poll interval below this is a config error: no Rocket.Chat is to be polled faster
+MIN_INTERVAL = 1.0
+
 MAX_CONFIG_BYTES = 64 * 1024 * 1024  # ~300 000 workspaces: far beyond a real fleet
 MAX_URL = 2048
 MAX_NAME = 200
@@ -91,8 +94,10 @@ class _Loader(CollectorSettings):
                     self.error("listen", str(exc))
             else:
                 self.error("listen", "expected HOST:PORT, e.g. 0.0.0.0:9877")
-        poll = self.duration(raw, "poll_interval", "", DEFAULT_POLL_INTERVAL)
-        stats = self.duration(raw, "statistics_interval", "", DEFAULT_STATISTICS_INTERVAL)
+        poll = self.duration(raw, "poll_interval", "", DEFAULT_POLL_INTERVAL, MIN_INTERVAL)
+        stats = self.duration(
+            raw, "statistics_interval", "", DEFAULT_STATISTICS_INTERVAL, MIN_INTERVAL
+        )
         timeout = self.duration(raw, "timeout", "", DEFAULT_TIMEOUT)
         concurrency = raw.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
@@ -196,8 +201,10 @@ class _Loader(CollectorSettings):
             name=str(name),
             url=url or "",
             auth=auth or TokenAuth(user_id=""),
-            poll_interval=self.duration(raw, "poll_interval", path, poll),
-            statistics_interval=self.duration(raw, "statistics_interval", path, stats),
+            poll_interval=self.duration(raw, "poll_interval", path, poll, MIN_INTERVAL),
+            statistics_interval=self.duration(
+                raw, "statistics_interval", path, stats, MIN_INTERVAL
+            ),
             timeout=self.duration(raw, "timeout", path, timeout),
             statistics=bool(statistics),
             tls=tls,

@@ -21,7 +21,15 @@ from exporter.model.config import PasswordAuth, TokenAuth, WorkspaceConfig
 from exporter.model.secrets import SecretFileError, read_secret
 from exporter.model.units import backoff
 from exporter.rocketchat.errors import PollError, Response, remaining, reset_seconds
-from exporter.rocketchat.transport import Answer, Sessions, TlsSetting, exchange, tls_setting
+from exporter.rocketchat.transport import (
+    Answer,
+    Sessions,
+    TlsSetting,
+    env_proxy,
+    exchange,
+    shares,
+    tls_setting,
+)
 from exporter.rocketchat.values import ParseError, error_code, parse_login
 
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
@@ -45,6 +53,9 @@ class RocketChatClient:
         "_auth_generation",
         "_headers",
         "_login_lock",
+        "_probe_share",
+        "_proxy",
+        "_share",
         "_token",
         "_urls",
         "_user_id",
@@ -65,6 +76,10 @@ class RocketChatClient:
         on_login: Callable[[bool, float, float], None] | None = None,
     ) -> None:
         self.sessions = sessions
+        api_share, _, probe_share = shares(sessions.max_concurrency)
+        self._share = asyncio.Semaphore(api_share)  # this workspace's requests in flight
+        self._proxy: str | None = None  # see _url: the proxy_url, or the environment's
+        self._probe_share = asyncio.Semaphore(probe_share)
         self.on_login = on_login
         self.workspace = workspace
         self.max_response_bytes = max_response_bytes
@@ -226,30 +241,36 @@ class RocketChatClient:
         *,
         direct: bool,
     ) -> Answer:
-        """One request within the workspace's timeout and the shared concurrency bound;
-        every failure a PollError naming `shown`."""
-        session = self.sessions.session(self._tls(url), direct=direct)
-        proxy = None if direct or self.workspace.proxy_url is None else self.workspace.proxy_url
-        async with self.sessions.semaphore:
-            try:
-                async with asyncio.timeout(self.workspace.timeout):
-                    return await exchange(
-                        session,
-                        method,
-                        url,
-                        shown,
-                        self.max_response_bytes,
-                        headers=headers,
-                        body=body,
-                        proxy=proxy.reveal() if proxy is not None else None,
-                        ca_file_set=self.workspace.tls.ca_file is not None,
-                    )
-            except TimeoutError:
-                raise PollError(
-                    "timeout",
-                    f"{shown}: no answer within {self.workspace.timeout:g}s; check the server's "
-                    "health, or raise timeout for this workspace",
-                ) from None
+        """One request within the workspace's timeout, which counts the wait for a slot too:
+        this workspace's share of them, then the fleet's (the API's, or the probes' for
+        `direct`); every failure a PollError naming `shown`."""
+        session = self.sessions.session(self._tls(url))
+        proxy = None if direct else self._proxy
+        share, fleet = (
+            (self._probe_share, self.sessions.probes)
+            if direct
+            else (self._share, self.sessions.semaphore)
+        )
+        try:
+            async with asyncio.timeout(self.workspace.timeout), share, fleet:
+                return await exchange(
+                    session,
+                    method,
+                    url,
+                    shown,
+                    self.max_response_bytes,
+                    headers=headers,
+                    body=body,
+                    proxy=proxy,
+                    ca_file_set=self.workspace.tls.ca_file is not None,
+                )
+        except TimeoutError:
+            raise PollError(
+                "timeout",
+                f"{shown}: no answer within {self.workspace.timeout:g}s (waiting for a free "
+                "request slot included); check the server's health, or raise timeout for this "
+                "workspace",
+            ) from None
 
     def _tls(self, url: URL) -> TlsSetting:
         """The workspace's TLS setting for an https URL (contexts are shared: see
@@ -271,6 +292,14 @@ class RocketChatClient:
         key = (path, tuple(sorted(params.items())) if params else ())
         url = self._urls.get(key)
         if url is None:
+            if not self._urls:  # the first request: the workspace's proxy, once
+                configured = self.workspace.proxy_url
+                base = URL(self.workspace.url)
+                self._proxy = (
+                    configured.reveal()
+                    if configured is not None
+                    else env_proxy(base, self.sessions.env_proxies)
+                )
             if len(self._urls) >= MAX_CACHED_URLS:
                 self._urls.clear()
             url = URL(self.workspace.url + path)

@@ -1,7 +1,7 @@
 """Requests to Rocket.Chat over aiohttp's client, within the exporter's caps.
 
-Why aiohttp and not a client of our own: proxies from the environment (HTTPS_PROXY, NO_PROXY),
-Happy Eyeballs, a C parser and years of fixes. What this module adds around it, because a
+Why aiohttp and not a client of our own: proxies (HTTPS_PROXY, NO_PROXY: env_proxy), Happy
+Eyeballs, a C parser and years of fixes. What this module adds around it, because a
 poller must not trust what it talks to: no redirect is followed (credentials never leave the
 configured host), the body is capped as received and as decompressed (inflate.Inflater: a
 gzip bomb costs at most the cap), heads are bounded (aiohttp's line, field and header-count
@@ -16,6 +16,8 @@ import asyncio
 import functools
 import os
 import ssl
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,18 +68,46 @@ def _ca_context(path: str, mtime_ns: int, size: int) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=path)
 
 
+def shares(max_concurrency: int) -> tuple[int, int, int]:
+    """How the max_concurrency slots are shared, so that nobody can hold all of them: (API
+    requests of one workspace, probes of instances' own addresses in all, probes of one
+    workspace). Probes (health) have a budget of their own, half as large: a workspace whose
+    instances accept and never answer fills only its share of it."""
+    probes = max(2, max_concurrency // 2)
+    return max(2, max_concurrency // 4), probes, max(1, probes // 4)
+
+
+# urllib's NO_PROXY matching (what curl does: suffixes, ports, `*`); typeshed does not list it
+_bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+
+
+def env_proxy(url: URL, proxies: dict[str, str]) -> str | None:
+    """The proxy `proxies` (the environment's, urllib.request.getproxies_environment) name for
+    `url`, as curl reads them: HTTPS_PROXY/HTTP_PROXY by scheme (either case), none for a host
+    NO_PROXY lists. Looked up once per workspace, not through aiohttp's trust_env: that asks a
+    worker thread twice per request (proxy, and ~/.netrc for credentials the exporter must not
+    send)."""
+    if url.host is None or _bypass(url.host, proxies):
+        return None
+    return proxies.get(url.scheme)
+
+
 class Sessions:
-    """The aiohttp sessions every workspace shares: one per TLS setting, and per way out
-    (through the environment's proxies, or `direct` to an address an answer named). Requests
-    in flight across all of them are bounded by `semaphore` (max_concurrency)."""
+    """The aiohttp sessions every workspace shares: one per TLS setting. Requests to the API
+    in flight across all workspaces are bounded by `semaphore` (max_concurrency), probes of
+    instances' own addresses by `probes` (see shares)."""
 
     def __init__(self, max_concurrency: int) -> None:
+        self.max_concurrency = max_concurrency
         self.semaphore = asyncio.Semaphore(max_concurrency)
-        self._sessions: dict[tuple[int, bool], tuple[TlsSetting, aiohttp.ClientSession]] = {}
+        self.probes = asyncio.Semaphore(shares(max_concurrency)[1])
+        # the environment's proxies, read once (a reload makes new Sessions, and reads again)
+        self.env_proxies = urllib.request.getproxies_environment()
+        self._sessions: dict[int, tuple[TlsSetting, aiohttp.ClientSession]] = {}
         self.closed = False
 
-    def session(self, tls: TlsSetting, *, direct: bool = False) -> aiohttp.ClientSession:
-        key = (id(tls), direct)  # True and False are singletons; a context is kept below
+    def session(self, tls: TlsSetting) -> aiohttp.ClientSession:
+        key = id(tls)  # True and False are singletons; a context is kept below
         found = self._sessions.get(key)
         if found is not None:
             return found[1]
@@ -89,7 +119,7 @@ class Sessions:
         )
         session = aiohttp.ClientSession(
             connector=connector,
-            trust_env=not direct,  # HTTP(S)_PROXY and NO_PROXY, either case, as curl reads them
+            trust_env=False,  # proxies: env_proxy, once per workspace; no ~/.netrc
             auto_decompress=False,  # inflate.Inflater decompresses within the cap
             timeout=aiohttp.ClientTimeout(total=None),  # the caller's asyncio.timeout bounds it
             cookie_jar=aiohttp.DummyCookieJar(),  # no session state between polls
@@ -134,8 +164,11 @@ async def exchange(
 async def _read_capped(resp: aiohttp.ClientResponse, shown: str, limit: int) -> bytes:
     """The body, refused as too_large past `limit` bytes received or decompressed."""
     inflater = Inflater(resp.headers.get("Content-Encoding", ""), shown, limit)
-    if resp.content_length is not None and resp.content_length > limit:
-        raise inflater.too_large()
+    length = resp.content_length
+    if length is not None:  # the usual answer: its length known, aiohttp stops there
+        if length > limit:
+            raise inflater.too_large()
+        return inflater.feed(await resp.read()) + inflater.finish()
     received = 0
     out: list[bytes] = []
     async for chunk in resp.content.iter_chunked(READ_CHUNK):

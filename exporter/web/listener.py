@@ -68,8 +68,8 @@ class Listener:
     async def reload_web_config(self, path: str) -> list[str]:
         """Re-read --web-config (as exporter-toolkit re-reads it): users, headers, rate limit and
         client SANs apply to the next request; TLS settings and files (a rotated certificate)
-        to the next connection, the listening socket being reopened with the new context. An
-        invalid file changes nothing; the problems are returned."""
+        to the next handshake, the listening socket staying open. An invalid file changes
+        nothing (the old one keeps serving); the problems are returned."""
         try:
             new = await asyncio.to_thread(load_web_config, path)
         except ConfigError as exc:
@@ -79,9 +79,7 @@ class Listener:
         assert self.site is not None
         self.guard.update(new)
         if new.ssl_context is not None:
-            self.site.stop()  # connections already open go on; new ones meet the new context
-            self.site = self._site(self.port, new)
-            await self.site.start()
+            await self.site.use_tls(new.ssl_context)
         self.web_config = new
         log.info("web config reloaded from %s", path)
         return []

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import resource
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -92,7 +94,7 @@ class BoundedServer:
         self.tracker = tracker
         self.evicted = 0
         self._last_warning = 0.0
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []  # one; more while the TLS context changes
 
     def _make_protocol(self) -> web.RequestHandler:
         server = self.runner.server
@@ -124,7 +126,7 @@ class BoundedServer:
     async def start(self) -> None:
         """Bind (an OSError when the port is taken); `port` is then the bound one."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
+        server = await loop.create_server(
             self._make_protocol,
             self.host or None,
             self.port,
@@ -132,15 +134,55 @@ class BoundedServer:
             reuse_address=True,
             ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if self.ssl_context else None,
         )
-        sockets = self._server.sockets
+        self._servers = [server]
+        sockets = server.sockets
         if sockets:
             self.port = sockets[0].getsockname()[1]
 
+    async def use_tls(self, ssl_context: ssl.SSLContext) -> None:
+        """New handshakes use `ssl_context` from now on; the listening socket is never closed:
+        a server with the new context starts on a duplicate of each listening socket before the
+        old one stops accepting, so no connection attempt meets a closed port meanwhile (the
+        kernel queues them). Connections already open go on with the context they have."""
+        loop = asyncio.get_running_loop()
+        old, new = self._servers, []
+        try:
+            for server in old:
+                for listening in server.sockets:
+                    duplicate = socket.socket(fileno=os.dup(listening.fileno()))
+                    try:
+                        new.append(
+                            await loop.create_server(
+                                self._make_protocol,
+                                sock=duplicate,
+                                ssl=ssl_context,
+                                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT,
+                            )
+                        )
+                    except BaseException:
+                        duplicate.close()
+                        raise
+        except BaseException:
+            for server in new:
+                server.close()
+            raise
+        self._servers, self.ssl_context = new, ssl_context
+        # the old servers stop accepting first, and only close once the connections they
+        # accepted a moment ago have their transports: asyncio refuses to attach one to a
+        # closed server, and that client would hang or be reset
+        for server in old:
+            for listening in server.sockets:
+                loop.remove_reader(listening.fileno())
+        for _ in range(2):
+            await asyncio.sleep(0)
+        for server in old:
+            server.close()
+
     def stop(self) -> None:
         """Stop accepting; connections already open go on (the runner's cleanup ends them)."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        for server in self._servers:
+            server.close()
+        self._servers = []
 
 
 def accepts_gzip(request: web.Request) -> bool:

@@ -313,7 +313,7 @@ async def test_connect_failures_name_their_kind(sessions: Sessions) -> None:
 
 
 async def test_a_server_only_reachable_through_http_proxy_is_polled_through_it(
-    raw: Starter, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+    raw: Starter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """HTTP_PROXY from the environment (curl's rules): a name only the proxy resolves."""
     server = await raw(answering_once(ok(b'{"via": "proxy"}')))
@@ -321,35 +321,40 @@ async def test_a_server_only_reachable_through_http_proxy_is_polled_through_it(
     monkeypatch.setenv("HTTP_PROXY", await proxy.start())
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
+    sessions = Sessions(max_concurrency=4)  # after the environment is set: read once
     try:
         client = client_for(sessions, f"http://rocketchat.internal:{server.port}")
         assert (await client.get("/api/v1/instances.get")).body == {"via": "proxy"}
         assert proxy.seen == [f"http://rocketchat.internal:{server.port}/api/v1/instances.get"]
     finally:
         proxy.close()
+        await sessions.close()
 
 
 async def test_a_host_in_no_proxy_is_polled_directly(
-    raw: Starter, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+    raw: Starter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = await raw(answering(ok(b'{"via": "direct"}')))
     proxy = ForwardProxy({})
     monkeypatch.setenv("http_proxy", await proxy.start())
     monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
+    sessions = Sessions(max_concurrency=4)  # after the environment is set: read once
     try:
         assert await get(sessions, server) == {"via": "direct"}
         assert proxy.seen == []
     finally:
         proxy.close()
+        await sessions.close()
 
 
 async def test_a_workspaces_proxy_url_overrides_the_environment(
-    raw: Starter, sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+    raw: Starter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = await raw(answering_once(ok(b'{"via": "proxy_url"}')))
     proxy = ForwardProxy({"rocketchat.internal": "127.0.0.1"})
     proxy_url = await proxy.start()
     monkeypatch.setenv("NO_PROXY", "*")
+    sessions = Sessions(max_concurrency=4)  # after the environment is set: read once
     try:
         client = client_for(
             sessions,
@@ -360,14 +365,17 @@ async def test_a_workspaces_proxy_url_overrides_the_environment(
         assert len(proxy.seen) == 1
     finally:
         proxy.close()
+        await sessions.close()
 
 
 async def test_a_proxy_that_cannot_be_reached_is_a_connection_failure_naming_it(
-    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
+    sessions = Sessions(max_concurrency=4)  # after the environment is set: read once
     with pytest.raises(PollError) as error:
         await client_for(sessions, "http://rocketchat.internal:3000").get("/api/v1/x")
     assert error.value.reason == "connection" and "proxy" in error.value.message
+    await sessions.close()

@@ -416,3 +416,57 @@ async def test_sighup_rotates_the_certificate_and_users_and_keeps_them_when_brok
     finally:
         process.terminate()
         await asyncio.wait_for(process.communicate(), timeout=30)
+
+
+async def test_a_reload_storm_during_https_scrapes_refuses_no_connection(
+    fake: FakeRocketChat, tmp_path: Path, exporter_for: Any
+) -> None:
+    """Reloading the web config swaps the TLS context for new handshakes without closing the
+    listening socket: 30 reloads (one of them with a certificate rotated in) while 150 scrapes,
+    each on a new connection, meet no refused, reset or failed handshake."""
+    from exporter.web.webconfig import load_web_config
+
+    first, second = self_signed(tmp_path, "first"), self_signed(tmp_path, "second")
+    live_cert, live_key = tmp_path / "tls.crt", tmp_path / "tls.key"
+    live_cert.write_bytes(first[0].read_bytes())
+    live_key.write_bytes(first[1].read_bytes())
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_config: {cert_file: tls.crt, key_file: tls.key}\n")
+    run = await exporter_for(fast_config(fake), load_web_config(str(web)))
+    trust = ssl.create_default_context(cafile=str(first[0]))
+    trust.load_verify_locations(cafile=str(second[0]))  # either certificate is good
+    failures: list[str] = []
+    done = 0
+
+    async def scrape() -> None:
+        nonlocal done
+        connector = aiohttp.TCPConnector(ssl=trust, force_close=True)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(150):
+                try:
+                    async with session.get(run.exporter.url + "/healthz") as resp:
+                        if resp.status != 200:
+                            failures.append(str(resp.status))
+                except aiohttp.ClientError as exc:
+                    failures.append(repr(exc))
+                done += 1
+
+    async def storm() -> None:
+        for n in range(30):
+            if n == 15:
+                live_cert.write_bytes(second[0].read_bytes())
+                live_key.write_bytes(second[1].read_bytes())
+            assert await run.exporter.reload_web_config(str(web)) == []
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(asyncio.gather(scrape(), storm()), 120)
+    assert (done, failures) == (150, [])
+    # a web config that fails to load leaves the running context serving
+    web.write_text("tls_server_config: {cert_file: missing.crt, key_file: tls.key}\n")
+    assert await run.exporter.reload_web_config(str(web)) != []
+    only_second = ssl.create_default_context(cafile=str(second[0]))
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(run.exporter.url + "/healthz", ssl=only_second) as resp,
+    ):
+        assert resp.status == 200
