@@ -34,6 +34,7 @@ from exporter.rocketchat.values import ParseError, error_code, parse_login
 
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
 LOGIN_PATH = "/api/v1/login"
+PROBE_MAX_BYTES = 64 * 1024  # an instance's own health answer, as received and decompressed
 MAX_CACHED_URLS = 32  # per workspace: its few fixed request URLs, with room to spare
 # gzip and deflate only: inflate.Inflater undoes them within the size cap
 _COMMON = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
@@ -217,8 +218,9 @@ class RocketChatClient:
 
     async def probe(self, url: str) -> tuple[int, bytes]:
         """GET a full URL without credentials (an instance's own health route), straight to
-        the address (no proxy): the status and the body, within the same timeout,
-        concurrency and size caps as the API."""
+        the address (no proxy): the status and the body, within the workspace's timeout, the
+        probes' concurrency budget and PROBE_MAX_BYTES (real answers are a few hundred bytes:
+        a thousand instances answering big bodies must not take the exporter's memory)."""
         try:
             where = URL(url)
             if where.scheme not in ("http", "https") or not where.raw_host:
@@ -228,7 +230,9 @@ class RocketChatClient:
                 "invalid_response", "health: the instance's address is not a URL"
             ) from None
         shown = f"{where.raw_host}:{where.port}{where.raw_path}"
-        answer = await self._exchange("GET", where, shown, _COMMON, None, direct=True)
+        answer = await self._exchange(
+            "GET", where, shown, _COMMON, None, direct=True, limit=PROBE_MAX_BYTES
+        )
         return answer.status, answer.body
 
     async def _exchange(
@@ -240,6 +244,7 @@ class RocketChatClient:
         body: bytes | None,
         *,
         direct: bool,
+        limit: int | None = None,
     ) -> Answer:
         """One request within the workspace's timeout, which counts the wait for a slot too:
         this workspace's share of them, then the fleet's (the API's, or the probes' for
@@ -258,7 +263,7 @@ class RocketChatClient:
                     method,
                     url,
                     shown,
-                    self.max_response_bytes,
+                    self.max_response_bytes if limit is None else limit,
                     headers=headers,
                     body=body,
                     proxy=proxy,

@@ -379,3 +379,25 @@ async def test_a_proxy_that_cannot_be_reached_is_a_connection_failure_naming_it(
         await client_for(sessions, "http://rocketchat.internal:3000").get("/api/v1/x")
     assert error.value.reason == "connection" and "proxy" in error.value.message
     await sessions.close()
+
+
+async def test_an_instances_own_health_answer_is_capped_at_64_kib(
+    raw: Starter, sessions: Sessions
+) -> None:
+    """Real health answers are a few hundred bytes; a thousand instances answering big bodies
+    must not take the memory the API's max_response_bytes (16 MiB) would allow each."""
+    from exporter.rocketchat.client import PROBE_MAX_BYTES
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await small.read_request(reader)
+        writer.write(ok(b'{"status": "ok"}'))
+        await reader.read()
+
+    small = await raw(script)
+    big = await raw(answering(ok(b" " * (PROBE_MAX_BYTES + 1))))
+    client = client_for(sessions, "http://chat.example.com", limit=16 << 20)
+    assert await client.probe(f"{small.url}/livez") == (200, b'{"status": "ok"}')
+    with pytest.raises(PollError) as error:
+        await client.probe(f"{big.url}/livez")
+    assert error.value.reason == "too_large"
+    assert TOKEN.encode() not in small.requests[0]  # no credentials go to an instance
