@@ -6,14 +6,17 @@ event-loop histogram the orchestrator's probes read at each call. No credentials
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
+from socket import SOCK_STREAM
 from typing import Any
 
 from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
 from exporter.collectors.catalogue import INSTANCE
 from exporter.collectors.expfmt import fmt, instance_labels
+from exporter.model.config import WorkspaceConfig, allowed
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
 
@@ -149,6 +152,28 @@ async def _one(ctx: Fetch, base: str, paths: tuple[str, ...]) -> Health | None:
     return None
 
 
+async def _fence(host: str, workspace: WorkspaceConfig) -> tuple[str, str]:
+    """(why the instance may not be contacted, "" if it may; the host to connect to). The
+    answer names the address, so it is checked against allowed_networks (model.config.allowed)
+    before any connection: a name, or a numeric form like 2130706433, is resolved first, and
+    for http the address checked is the one connected to (no second lookup to rebind)."""
+    bare = host[1:-1] if host.startswith("[") else host
+    try:
+        addresses = [ipaddress.ip_address(bare)]
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(bare, None, type=SOCK_STREAM)
+        except (OSError, UnicodeError):
+            return "", host  # the probe itself reports that it does not resolve
+        addresses = [ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
+    for found in addresses:
+        if not allowed(found, workspace.health_networks):
+            return f"not contacted: {found} is outside allowed_networks", host
+    if workspace.health_address.startswith("http:") and addresses:
+        return "", str(addresses[0])
+    return "", host
+
+
 async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     """Every instance of the latest instances.get answer, concurrently."""
     instances = ctx.state.instances
@@ -157,6 +182,11 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     paths = _paths(ctx.state.running_version)
 
     async def check(instance_id: str, host: str, port: str) -> InstanceHealth:
+        if address(ctx.workspace.health_address, host, port) is None:
+            return InstanceHealth(instance_id, None, "no usable host and port in instances.get")
+        fenced, host = await _fence(host, ctx.workspace)
+        if fenced:
+            return InstanceHealth(instance_id, None, fenced)  # unknown, not unhealthy
         base = address(ctx.workspace.health_address, host, port)
         if base is None:
             return InstanceHealth(instance_id, None, "no usable host and port in instances.get")

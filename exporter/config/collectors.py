@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,8 +10,10 @@ from urllib.parse import urlsplit
 from exporter.collectors.registry import DEFAULTS, OPTIONAL
 from exporter.collectors.statfields import EXTRA_PATH
 from exporter.config.check import Checker
+from exporter.model.config import IPNetwork
 
 MAX_EXTRA_STATISTICS = 100
+MAX_NETWORKS = 256
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Choice:
     enabled: bool
     interval: float | None = None
     address: str | None = None
+    networks: tuple[IPNetwork, ...] | None = None  # allowed_networks; None: the default fence
 
 
 DEFAULT_COLLECTORS = {name: Choice(on) for name, on in DEFAULTS.items()}
@@ -74,7 +78,7 @@ class CollectorSettings(Checker):
                 settings[name] = replace(before, enabled=value)
             elif isinstance(value, dict):
                 keys = {"enabled", "interval"} | (
-                    {"address_template"} if name == "health" else set()
+                    {"address_template", "allowed_networks"} if name == "health" else set()
                 )
                 self.check_keys(value, keys, where)
                 enabled = value.get("enabled", True)
@@ -93,10 +97,27 @@ class CollectorSettings(Checker):
                 address = before.address
                 if "address_template" in value:
                     address = self.address_template(value["address_template"], where)
-                settings[name] = Choice(enabled, interval, address)
+                networks = before.networks
+                if "allowed_networks" in value:
+                    networks = self.networks(value["allowed_networks"], f"{where}.allowed_networks")
+                settings[name] = Choice(enabled, interval, address, networks)
             else:
                 self.error(where, "must be true, false or a mapping {enabled, interval}")
         return settings
+
+    def networks(self, value: Any, where: str) -> tuple[IPNetwork, ...] | None:
+        """allowed_networks: CIDRs (10.0.0.0/8, fd00::/8, or one address) that the collectors
+        connecting to addresses from the server's answers may connect to."""
+        if not isinstance(value, list) or len(value) > MAX_NETWORKS:
+            self.error(where, f"must be a list of at most {MAX_NETWORKS} CIDRs, e.g. [10.0.0.0/8]")
+            return None
+        found = []
+        for index, item in enumerate(value):
+            try:
+                found.append(ipaddress.ip_network(str(item), strict=False))
+            except ValueError:
+                self.error(f"{where}[{index}]", "is not a CIDR like 10.0.0.0/8 or fd00::/8")
+        return tuple(found)
 
     def address_template(self, value: Any, where: str) -> str | None:
         """Where the health collector asks each instance, e.g. https://{host}:{port}."""

@@ -213,6 +213,7 @@ class _Loader(CollectorSettings):
                 (name, choice.interval) for name, choice in chosen.items() if choice.enabled
             ),
             health_address=chosen["health"].address or DEFAULT_HEALTH_ADDRESS,
+            health_networks=chosen["health"].networks,
         )
         return workspace if len(self.problems) == before else None
 

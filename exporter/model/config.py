@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,24 @@ class TLSConfig:
 
 DEFAULT_HEALTH_ADDRESS = "http://{host}:{port}"
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def allowed(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: tuple[IPNetwork, ...] | None
+) -> bool:
+    """Whether a collector may connect to `address`: inside `networks` (allowed_networks), or,
+    without a list, anything but link-local (cloud metadata services live there), multicast,
+    unspecified and broadcast addresses."""
+    if networks is not None:
+        return any(address in network for network in networks)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    broadcast = address == ipaddress.IPv4Address("255.255.255.255")
+    return not (
+        address.is_link_local or address.is_multicast or address.is_unspecified or broadcast
+    )
+
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceConfig:
@@ -92,6 +111,8 @@ class WorkspaceConfig:
     collectors: tuple[tuple[str, float | None], ...] = ()
     # where the health collector asks each instance: {host} and {port} from instances.get
     health_address: str = DEFAULT_HEALTH_ADDRESS
+    # the addresses it may connect to (allowed_networks); None: any but FENCED_BY_DEFAULT
+    health_networks: tuple[IPNetwork, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
