@@ -17,7 +17,14 @@ from exporter.exposition.publisher import Publisher
 from exporter.runtime.state import State
 from exporter.web.guard import WebGuard
 from exporter.web.server import BusyTracker, accepts_gzip, send_exposition
-from exporter.web.statuspage import STATES, fleet_main, fleet_page, workspace_main, workspace_page
+from exporter.web.statuspage import (
+    STATES,
+    fleet_main,
+    fleet_page,
+    judge_async,
+    workspace_main,
+    workspace_page,
+)
 from exporter.web.webconfig import WebConfig
 
 log = logging.getLogger("exporter.web")
@@ -114,16 +121,21 @@ async def ready(request: web.Request) -> web.Response:
 
 async def status_page(request: web.Request) -> web.Response:
     """The fleet overview; ?q= filters by name, ?state= by state; ?fragment=1 gives only the
-    page's <main> (what the page's script swaps in when it refreshes)."""
+    page's <main> (what the page's script swaps in when it refreshes). The verdicts of a large
+    fleet are made in batches between which scrapes go on (judge_async)."""
     state = request.app[STATE_KEY]
     query = request.query.get("q", "")[:200]
     wanted = request.query.get("state", "")
+    now = time.time()
+    judged = await judge_async(state, now)
     if request.query.get("fragment"):
         wanted = wanted if wanted in STATES else ""
-        main = fleet_main(state, query, wanted, time.time())
+        main = fleet_main(state, query, wanted, now, judged)
         return web.Response(body=main.encode("utf-8", "backslashreplace"), content_type="text/html")
     return web.Response(
-        body=fleet_page(state, query, wanted), content_type="text/html", charset="utf-8"
+        body=fleet_page(state, query, wanted, now, judged),
+        content_type="text/html",
+        charset="utf-8",
     )
 
 

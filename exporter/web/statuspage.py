@@ -8,6 +8,7 @@ works air-gapped. Every string that came from a server goes through `html_text()
 
 from __future__ import annotations
 
+import asyncio
 import html
 import time
 import urllib.parse
@@ -118,14 +119,37 @@ def _page(title: str, main: str, refresh_url: str, head_extra: str = "") -> byte
 # -- the fleet overview -------------------------------------------------------------------------
 
 
-def fleet_main(state: State, query: str, wanted: str, now: float) -> str:
+# the fleet page lists at most this many workspaces (the unhealthy first): a page of 10 000 rows
+# is megabytes that a browser's refresh would make the event loop render again and again
+MAX_ROWS = 500
+Judged = list[tuple[str, WorkspaceState, Verdict]]
+
+
+def judge(state: State, now: float) -> Judged:
+    """Every workspace with its verdict (see judge_async for a large fleet)."""
+    return [(name, w, health(w, now)) for name, w in state.workspaces.items()]
+
+
+async def judge_async(state: State, now: float, batch: int = 500) -> Judged:
+    """judge, yielding to the event loop every `batch` workspaces: a scrape never waits for
+    the verdicts of a whole large fleet."""
+    judged: Judged = []
+    for index, (name, workspace) in enumerate(list(state.workspaces.items())):
+        judged.append((name, workspace, health(workspace, now)))
+        if index % batch == batch - 1:
+            await asyncio.sleep(0)
+    return judged
+
+
+def fleet_main(
+    state: State, query: str, wanted: str, now: float, judged: Judged | None = None
+) -> str:
     rows = []
     totals = {"up": 0, "down": 0, "pending": 0}
     connected = disconnected = unreported = stale = failing = collectors = 0
     needle = query.casefold()
     shown = []
-    for name, workspace in state.workspaces.items():
-        h = health(workspace, now)
+    for name, workspace, h in judge(state, now) if judged is None else judged:
         totals[h.state] += 1
         connected += h.connected
         disconnected += h.disconnected
@@ -136,7 +160,7 @@ def fleet_main(state: State, query: str, wanted: str, now: float) -> str:
         if h.matches(wanted) and needle in name.casefold():
             shown.append((h.rank, name, workspace, h))
     shown.sort(key=lambda item: (item[0], item[1]))
-    for _rank, name, workspace, h in shown:
+    for _rank, name, workspace, h in shown[:MAX_ROWS]:
         rows.append(_fleet_row(name, workspace, h, now))
 
     def link(count: int, state_: str, label: str, css: str = "") -> str:
@@ -159,11 +183,13 @@ def fleet_main(state: State, query: str, wanted: str, now: float) -> str:
             link(collectors, "collector", "optional collectors failing", "warn"),
         )
     )
-    filtered = (
-        f"{len(shown)} of {len(state.workspaces)} shown"
-        if len(shown) != len(state.workspaces)
-        else ""
-    )
+    total = sum(totals.values())
+    filtered = f"{len(shown)} of {total} shown" if len(shown) != total else ""
+    if len(shown) > MAX_ROWS:
+        filtered = (
+            f"the first {MAX_ROWS} of {len(shown)} listed (the unhealthy first); narrow them "
+            "with the filter"
+        )
     body = "".join(rows) or '<tr><td colspan="6" class="muted">no workspace matches</td></tr>'
     return f"""<ul class="summary">{summary}</ul>
 <p class="muted" id="shown">{filtered}</p>
@@ -212,9 +238,11 @@ def _fleet_row(name: str, workspace: WorkspaceState, h: Verdict, now: float) -> 
     )
 
 
-def fleet_page(state: State, query: str, wanted: str) -> bytes:
+def fleet_page(
+    state: State, query: str, wanted: str, now: float | None = None, judged: Judged | None = None
+) -> bytes:
     wanted = wanted if wanted in STATES else ""
-    now = time.time()
+    now = time.time() if now is None else now
     options = "".join(
         f'<option value="{k}"{" selected" if k == wanted else ""}>{html.escape(v)}</option>'
         for k, v in STATES.items()
@@ -227,7 +255,8 @@ def fleet_page(state: State, query: str, wanted: str) -> bytes:
         '<noscript><button type="submit">filter</button></noscript></form>'
     )
     refresh = "/?" + urllib.parse.urlencode({"q": query, "state": wanted, "fragment": "1"})
-    return _page("Rocket.Chat exporter", fleet_main(state, query, wanted, now), refresh, form)
+    main = fleet_main(state, query, wanted, now, judged)
+    return _page("Rocket.Chat exporter", main, refresh, form)
 
 
 # -- one workspace ------------------------------------------------------------------------------
