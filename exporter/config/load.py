@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from yarl import URL
+
 from exporter.config.collectors import DEFAULT_COLLECTORS, Choice, CollectorSettings
 from exporter.config.yamlfile import parse_yaml, read_text
 from exporter.model.config import (
@@ -256,6 +258,12 @@ class _Loader(CollectorSettings):
             return None
         if any(c.isspace() or not c.isprintable() for c in text):
             self.error(path, "must not contain spaces or control characters")
+            return None
+        try:  # and what the HTTP client (yarl, aiohttp) will make of it
+            if not URL(text).raw_host:
+                raise ValueError(text)
+        except (ValueError, TypeError):
+            self.error(path, "is not a valid URL")
             return None
         return parts
 

@@ -201,7 +201,12 @@ def _failure(exc: aiohttp.ClientError, shown: str, ca_file_set: bool) -> PollErr
             "or add the host to NO_PROXY",
         )
     if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
-        return PollError("connection", f"{shown}: TLS handshake failed; check the server's TLS")
+        reason = getattr(exc.os_error, "reason", None) or "no reason given"
+        return PollError(
+            "connection",
+            f"{shown}: TLS handshake failed ({_short(reason)}); check the server's TLS (and "
+            "that the url's port speaks https)",
+        )
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         return PollError("connection", f"{shown}: host name does not resolve; check url and DNS")
     if isinstance(exc, aiohttp.ClientConnectorError):

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from exporter.model.config import Secret, TokenAuth, WorkspaceConfig
+from exporter.model.config import Secret, TLSConfig, TokenAuth, WorkspaceConfig
 from exporter.rocketchat.client import RocketChatClient
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.transport import Sessions
@@ -401,3 +403,41 @@ async def test_an_instances_own_health_answer_is_capped_at_64_kib(
         await client.probe(f"{big.url}/livez")
     assert error.value.reason == "too_large"
     assert TOKEN.encode() not in small.requests[0]  # no credentials go to an instance
+
+
+async def test_tls_failures_name_their_real_cause(
+    raw: Starter, sessions: Sessions, certificate: tuple[Path, Path]
+) -> None:
+    """Not always "set tls.ca_file": a port that speaks plain HTTP, an untrusted (self-signed)
+    certificate, and a trusted one for another host each say what they are."""
+    async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)  # a ClientHello: answered as a plain HTTP server would
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+
+    plain = await raw(plain_http)
+    with pytest.raises(PollError) as handshake:
+        await client_for(sessions, f"https://127.0.0.1:{plain.port}").get("/api/v1/x")
+    assert "TLS handshake failed (" in handshake.value.message, handshake.value.message
+
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    async def tls_script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+
+    server = await asyncio.start_server(tls_script, "127.0.0.1", 0, ssl=context)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(PollError) as untrusted:
+            await client_for(sessions, f"https://127.0.0.1:{port}").get("/api/v1/x")
+        assert "self-signed certificate" in untrusted.value.message
+        assert "tls.ca_file" in untrusted.value.message
+        wrong_host = client_for(sessions, f"https://localhost:{port}", tls=TLSConfig(ca_file=cert))
+        with pytest.raises(PollError) as mismatch:
+            await wrong_host.get("/api/v1/x")
+        assert "mismatch" in mismatch.value.message  # the certificate is for 127.0.0.1
+        assert "issued for another host" in mismatch.value.message
+    finally:
+        server.close()
