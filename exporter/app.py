@@ -101,6 +101,8 @@ class Exporter:
             assert self.listener is not None
             problems = await self.listener.reload_web_config(path)
             self.web_config = self.listener.web_config
+            if problems:
+                self.state.record_reload_failure("web_config")
             return problems
 
     async def reload_from(self, load: Callable[[], Config]) -> list[str]:
@@ -110,6 +112,7 @@ class Exporter:
             try:
                 config = await asyncio.to_thread(load)
             except ConfigError as exc:
+                self.state.record_reload_failure("config")
                 return exc.problems
             await self._apply(config)
             return []

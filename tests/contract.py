@@ -83,7 +83,10 @@ EXPORTER_METRICS = [
 ALL_METRICS = INSTANCE_METRICS + WORKSPACE_METRICS + COLLECTOR_METRICS + EXPORTER_METRICS
 
 # Rendered apart from the families of render.py (only when basic auth is on).
-ADDITIONS = ["rocketchat_exporter_http_auth_failures_total"]
+ADDITIONS = [
+    "rocketchat_exporter_http_auth_failures_total",
+    "rocketchat_exporter_config_reload_failures_total",
+]
 
 # Every family the contract names is built now; a name the contract adds for a future issue goes
 # here until it is built (the contract test fails until it moves to the lists above).

@@ -288,10 +288,13 @@ async def test_sighup_and_post_reload_apply_a_new_config_and_reject_a_broken_one
                 assert resp.status == 400
                 assert "workspaces[0].url: is required" in body
             process.send_signal(signal.SIGHUP)
+            failures = "rocketchat_exporter_config_reload_failures_total"
             samples = await scrape_until(
-                lambda s: value(s, "rocketchat_up", workspace="new") == 1, "still polling"
+                lambda s: value(s, failures, config="config") == 2, "both refusals counted"
             )
+            assert value(samples, "rocketchat_up", workspace="new") == 1  # still polling
             assert value(samples, "rocketchat_up", workspace="strings") == 1
+            assert value(samples, failures, config="web_config") == 0
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)

@@ -163,7 +163,14 @@ AUTH_FAILURES = Family(
     "Requests to the exporter's endpoints refused for missing or wrong basic auth credentials.",
     (),
 )
-EXPORTER_ONLY = (BUILD_INFO, AUTH_FAILURES)  # families of the process, not of a workspace
+RELOAD_FAILURES = Family(
+    "rocketchat_exporter_config_reload_failures_total",
+    "counter",
+    "Reloads (SIGHUP, POST /-/reload) refused because the config or web config file was "
+    "invalid; the running one was kept.",
+    ("config",),
+)
+EXPORTER_ONLY = (BUILD_INFO, AUTH_FAILURES, RELOAD_FAILURES)  # of the process, not a workspace
 
 
 def _header(family: Family) -> str:
@@ -185,6 +192,10 @@ def exporter_families(state: State) -> bytes:
     text = ""
     if state.auth_failures is not None:
         text += f"{_header(AUTH_FAILURES)}{AUTH_FAILURES.name} {state.auth_failures}\n"
+    text += _header(RELOAD_FAILURES) + "".join(
+        f'{RELOAD_FAILURES.name}{{config="{config}"}} {count}\n'
+        for config, count in sorted(state.reload_failures.items())
+    )
     return _BUILD_INFO + text.encode()
 
 

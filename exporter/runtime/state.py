@@ -134,6 +134,8 @@ class State:
         # set by the publisher once /metrics serves every workspace's first core poll (/ready)
         self.first_exposition = asyncio.Event()
         self.auth_failures: int | None = None  # None: basic auth of /metrics is off
+        # reloads refused (the running config kept), by file: "config" and "web_config"
+        self.reload_failures: Counter[str] = Counter({"config": 0, "web_config": 0})
         for name, endpoints in workspaces:
             self.add(name, endpoints)
 
@@ -165,6 +167,11 @@ class State:
 
     def record_auth_failure(self) -> None:
         self.auth_failures = (self.auth_failures or 0) + 1
+        self._bump()
+
+    def record_reload_failure(self, config: str) -> None:
+        """A reload of `config` ("config" or "web_config") refused: the running one stays."""
+        self.reload_failures[config] += 1
         self._bump()
 
     def _owned(self, name: str, owner: WorkspaceState | None) -> WorkspaceState | None:

@@ -410,6 +410,7 @@ async def test_tls_failures_name_their_real_cause(
 ) -> None:
     """Not always "set tls.ca_file": a port that speaks plain HTTP, an untrusted (self-signed)
     certificate, and a trusted one for another host each say what they are."""
+
     async def plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(1)  # a ClientHello: answered as a plain HTTP server would
         writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")

@@ -423,7 +423,8 @@ async def test_a_reload_storm_during_https_scrapes_refuses_no_connection(
 ) -> None:
     """Reloading the web config swaps the TLS context for new handshakes without closing the
     listening socket: 30 reloads (one of them with a certificate rotated in) while 150 scrapes,
-    each on a new connection, meet no refused, reset or failed handshake."""
+    each on a new connection, meet no refused, reset or failed handshake; a web config that
+    fails to load leaves the running one serving, and is counted."""
     from exporter.web.webconfig import load_web_config
 
     first, second = self_signed(tmp_path, "first"), self_signed(tmp_path, "second")
@@ -464,6 +465,7 @@ async def test_a_reload_storm_during_https_scrapes_refuses_no_connection(
     # a web config that fails to load leaves the running context serving
     web.write_text("tls_server_config: {cert_file: missing.crt, key_file: tls.key}\n")
     assert await run.exporter.reload_web_config(str(web)) != []
+    assert run.exporter.state.reload_failures == {"config": 0, "web_config": 1}  # and counted
     only_second = ssl.create_default_context(cafile=str(second[0]))
     async with (
         aiohttp.ClientSession() as session,
