@@ -28,6 +28,7 @@ import aiohttp
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
+from bench import wait_ready  # noqa: E402
 from fleet import write_config  # noqa: E402
 from render_cost import answers, new_state  # noqa: E402
 
@@ -128,14 +129,7 @@ async def stalled(count: int, workspaces: int, wait: float) -> dict[str, float]:
 async def _stall(pid: int, port: int, count: int, wait: float) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.get(url + "/ready") as resp:
-                    if resp.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
+        await wait_ready(session, url)
         async with session.get(url + "/metrics") as resp:
             size = len(await resp.read())
     await asyncio.sleep(3)
@@ -195,11 +189,7 @@ async def status_page_load(count: int, scrapes: int) -> dict[str, float]:
     url = f"http://127.0.0.1:{port}"
     result: dict[str, float] = {}
     async with aiohttp.ClientSession() as session:
-        while True:
-            async with session.get(url + "/ready") as resp:
-                if resp.status == 200:
-                    break
-            await asyncio.sleep(0.1)
+        await wait_ready(session, url)
 
         async def timed() -> list[float]:
             times = []
