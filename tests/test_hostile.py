@@ -174,4 +174,4 @@ def test_rate_limit_headers_never_raise_and_pacing_stays_bounded(
     assert reset_at is None or (math.isfinite(reset_at) and reset_at > 0)
     not_before = _paced(left, reset_at)
     assert math.isfinite(not_before)
-    assert not_before <= time.time() + 3600 + 1
+    assert not_before <= time.time() + 60 + 1  # never past Rocket.Chat's default window

@@ -35,7 +35,8 @@ log = logging.getLogger("exporter.poller")
 
 NOT_AVAILABLE = "not available on this version"
 MAX_BACKOFF = 300.0
-MAX_RATE_LIMIT_WAIT = 3600.0
+# a rate-limit pause lasts at most Rocket.Chat's default window, whatever X-RateLimit-Reset says
+MAX_RATE_LIMIT_WAIT = 60.0
 
 
 def add_workspace(state: State, workspace: WorkspaceConfig) -> WorkspaceState:

@@ -221,6 +221,23 @@ async def test_repeated_identical_failures_are_logged_once(
     assert len(warnings) == 1
 
 
+async def test_a_rate_limit_pause_lasts_at_most_a_minute_whatever_the_reset_says(
+    fake: FakeRocketChat, exporter_for: Any
+) -> None:
+    """Rocket.Chat's default window is 60 s: a reset an hour (or a year) away is a broken or
+    hostile header, and must not silence the workspace for that long."""
+    headers = {"X-RateLimit-Reset": str(int((time.time() + 3600) * 1000))}
+    fake.workspaces["new"].overrides["instances.get"] = respond(
+        429, fixture("error-429.json"), headers=headers
+    )
+    run = await exporter_for(fast_config(fake))
+    await run.wait_until(
+        lambda s: poll_errors(s, "new", "instances.get", "rate_limited") == 1, "a 429 counted"
+    )
+    schedule = run.exporter.poller.schedules[("new", "instances.get")]
+    assert 55 < schedule.not_before - time.time() <= 61
+
+
 async def test_rate_limited_endpoint_waits_until_the_reset_time(
     fake: FakeRocketChat, exporter_for: Any
 ) -> None:
