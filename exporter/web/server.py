@@ -206,7 +206,7 @@ def accepts_gzip(request: web.Request) -> bool:
 
 # an answer is written this much at a time, each write waiting for the socket to drain: a
 # client that stops reading holds one slice, not a copy of the exposition
-WRITE_SLICE = 64 * 1024
+WRITE_SLICE = 128 * 1024
 # a connection whose answer makes no progress for this long is closed
 STALL_TIMEOUT = 60.0
 
@@ -216,7 +216,8 @@ async def send_exposition(
 ) -> web.StreamResponse:
     """A /metrics answer: the exposition (or its open gzip stream) and its tail (the
     self-metrics, or their gzip end), never joined into one copy, written in slices as the
-    client reads them; HEAD gets the headers only."""
+    client reads them (a watchdog closes it after STALL_TIMEOUT without progress); HEAD gets
+    the headers only."""
     response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
@@ -224,25 +225,45 @@ async def send_exposition(
     await response.prepare(request)
     if request.method == "HEAD":
         return response
-    for data in (body, tail):
-        view = memoryview(data)
-        for start in range(0, len(view), WRITE_SLICE):
-            try:
-                async with asyncio.timeout(STALL_TIMEOUT):
-                    await response.write(view[start : start + WRITE_SLICE])
-            except TimeoutError:
-                stalled(request)
-                return response
-    await response.write_eof()
+    loop = asyncio.get_running_loop()
+    progress = [loop.time()]  # when the last slice was taken
+    watchdog = _Watchdog(request, progress, loop)
+    try:
+        for data in (body, tail):
+            view = memoryview(data)
+            for start in range(0, len(view), WRITE_SLICE):
+                await response.write(view[start : start + WRITE_SLICE])
+                progress[0] = loop.time()
+        await response.write_eof()
+    except ConnectionError:  # closed: by the watchdog, or the client left
+        pass
+    finally:
+        watchdog.cancel()
     return response
 
 
-def stalled(request: web.Request) -> None:
-    """Close a connection whose client stopped reading: what it has not taken is dropped."""
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-    log.debug("closed a connection that made no progress for %.0f s", STALL_TIMEOUT)
+class _Watchdog:
+    """Aborts a connection whose answer has made no progress for STALL_TIMEOUT: one timer per
+    answer in flight, looking every few seconds (not a timeout per slice)."""
+
+    def __init__(
+        self, request: web.Request, progress: list[float], loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self.request, self.progress, self.loop = request, progress, loop
+        self.every = min(5.0, STALL_TIMEOUT / 4)
+        self.handle = loop.call_later(self.every, self.check)
+
+    def check(self) -> None:
+        if self.loop.time() - self.progress[0] < STALL_TIMEOUT:
+            self.handle = self.loop.call_later(self.every, self.check)
+            return
+        transport = self.request.transport
+        if transport is not None:
+            transport.abort()  # what the client has not taken is dropped
+        log.debug("closed a connection that made no progress for %.0f s", STALL_TIMEOUT)
+
+    def cancel(self) -> None:
+        self.handle.cancel()
 
 
 class QuietClientErrors(logging.Filter):
