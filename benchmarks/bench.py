@@ -479,8 +479,14 @@ def gc_pauses(count: int) -> dict[str, dict[str, Any]]:
 
 def poll_round(tmp: Path, count: int) -> dict[str, dict[str, float]]:
     fleet, fleet_url = start_fleet(tmp, count, 0.1, "normal")
+    # every request of the fleet queued at once: the wait for a slot counts in the timeout,
+    # so this burst (not the serving cadence) gets one long enough for the whole queue
     config = write_config(
-        tmp / f"round-{count}.yaml", fleet_url, count, collectors=OPTIONS["collectors"]
+        tmp / f"round-{count}.yaml",
+        fleet_url,
+        count,
+        collectors=OPTIONS["collectors"],
+        timeout="600s",
     )
     results = {}
     try:

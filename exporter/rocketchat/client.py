@@ -11,7 +11,8 @@ import json
 import random
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from yarl import URL
@@ -34,6 +35,11 @@ from exporter.rocketchat.values import ParseError, error_code, parse_login
 
 USER_AGENT = f"rocketchat-prometheus-exporter/{__version__}"
 LOGIN_PATH = "/api/v1/login"
+# set (in its own task) for an endpoint's first poll: its wait for a request slot does not count
+# in the timeout. A fleet's first round starts everything at once, and a first poll has no
+# previous result to be late on; every later poll's wait does count, so that its result lands
+# within poll_interval + timeout whatever the others do
+FIRST_POLL: ContextVar[bool] = ContextVar("first_poll", default=False)
 PROBE_MAX_BYTES = 64 * 1024  # an instance's own health answer, as received and decompressed
 MAX_CACHED_URLS = 32  # per workspace: its few fixed request URLs, with room to spare
 # gzip and deflate only: inflate.Inflater undoes them within the size cap
@@ -256,25 +262,42 @@ class RocketChatClient:
             if direct
             else (self._share, self.sessions.semaphore)
         )
+
+        def send() -> Awaitable[Answer]:
+            return exchange(
+                session,
+                method,
+                url,
+                shown,
+                self.max_response_bytes if limit is None else limit,
+                headers=headers,
+                body=body,
+                proxy=proxy,
+                ca_file_set=self.workspace.tls.ca_file is not None,
+            )
+
+        started = False  # a slot was free in time and the request went out
         try:
+            if FIRST_POLL.get():  # the wait for a slot is not timed (see FIRST_POLL)
+                async with share, fleet, asyncio.timeout(self.workspace.timeout):
+                    started = True
+                    return await send()
             async with asyncio.timeout(self.workspace.timeout), share, fleet:
-                return await exchange(
-                    session,
-                    method,
-                    url,
-                    shown,
-                    self.max_response_bytes if limit is None else limit,
-                    headers=headers,
-                    body=body,
-                    proxy=proxy,
-                    ca_file_set=self.workspace.tls.ca_file is not None,
-                )
+                started = True
+                return await send()
         except TimeoutError:
+            timeout = self.workspace.timeout
+            if not started:
+                raise PollError(
+                    "timeout",
+                    f"{shown}: no free request slot within {timeout:g}s (max_concurrency is "
+                    f"{self.sessions.max_concurrency} across all workspaces); raise "
+                    "max_concurrency, or poll less often",
+                ) from None
             raise PollError(
                 "timeout",
-                f"{shown}: no answer within {self.workspace.timeout:g}s (waiting for a free "
-                "request slot included); check the server's health, or raise timeout for this "
-                "workspace",
+                f"{shown}: no answer within {timeout:g}s; check the server's health, or raise "
+                "timeout for this workspace",
             ) from None
 
     def _tls(self, url: URL) -> TlsSetting:

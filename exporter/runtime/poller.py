@@ -25,7 +25,7 @@ from exporter.collectors.base import Fetch
 from exporter.collectors.registry import COLLECTORS, REQUESTS, enabled, endpoints
 from exporter.model.config import Config, WorkspaceConfig
 from exporter.model.units import backoff
-from exporter.rocketchat.client import RocketChatClient
+from exporter.rocketchat.client import FIRST_POLL, RocketChatClient
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.transport import Sessions
 from exporter.rocketchat.values import ParseError
@@ -85,6 +85,7 @@ class _Schedule:
     backoff_steps: int = 0
     last_logged: str = ""
     timer: asyncio.TimerHandle | None = None  # the next poll, while none runs
+    polled: bool = False  # its first poll has ended (see client.FIRST_POLL)
     fire: Callable[[], None] | None = None  # what that timer calls (made once, see _prepare)
 
 
@@ -296,6 +297,8 @@ class Poller:
             error = PollError("invalid_response", f"internal error: {type(exc).__name__}")
             self._failed(name, endpoint, owner, error, started, time.perf_counter() - t0, schedule)
             schedule.last_logged = signature
+        finally:
+            schedule.polled = True
 
     async def _poll(
         self,
@@ -307,6 +310,7 @@ class Poller:
         t0: float,
     ) -> None:
         client = self.clients[name]
+        FIRST_POLL.set(not schedule.polled)  # this poll's task only
         collector, request = REQUESTS[endpoint]
         response = None
         try:

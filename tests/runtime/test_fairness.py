@@ -18,7 +18,7 @@ from exporter.demo.server import FakeRocketChat
 from exporter.rocketchat.transport import shares
 
 from conftest import series, value
-from faults import respond
+from faults import delayed, respond
 
 HOSTILE_INSTANCES = 200
 
@@ -103,3 +103,45 @@ async def test_hanging_health_probes_of_one_workspace_do_not_delay_another(
         assert len(verdicts) == HOSTILE_INSTANCES and set(verdicts) == {0.0}
     finally:
         await fake.stop()
+
+
+async def test_a_fleets_first_round_waits_for_slots_without_timing_out(exporter_for: Any) -> None:
+    """Every workspace starts at once: 40 workspaces x 2 core requests behind 2 slots at
+    50 ms each take 2 s, four timeouts; a first poll has no previous result to be late on, so
+    its wait for a slot is not timed (client.FIRST_POLL) and none of them times out."""
+    created = 1_750_000_000.0
+    fleet = [
+        FakeWorkspace(
+            name=f"w{i:02d}",
+            shape="B",
+            instances=[FakeInstance(f"i{i}", "10.0.0.1", local=True)],
+            statistics=[make_statistics("8.8.1", created, 10)],
+        )
+        for i in range(40)
+    ]
+    fake = FakeRocketChat(fleet)
+    await fake.start()
+    try:
+        for workspace in fleet:
+            for endpoint, body in (
+                ("instances.get", workspace.instances_body()),
+                ("statistics.list", {"statistics": [workspace.statistics[0]], "success": True}),
+            ):
+                workspace.overrides[endpoint] = delayed(0.05, respond(200, body))
+        config = config_for(fake, poll_interval=30, statistics_interval=30, timeout=0.5)
+        config = dataclasses.replace(
+            config,
+            max_concurrency=2,
+            workspaces=tuple(dataclasses.replace(w, collectors=()) for w in config.workspaces),
+        )
+        run = await exporter_for(config)
+        samples = await run.wait_until(
+            lambda s: (
+                len(series(s, "rocketchat_up")) == 40
+                and all(value(s, "rocketchat_up", workspace=w.name) is not None for w in fleet)
+            ),
+            "every workspace's first round",
+        )
+    finally:
+        await fake.stop()
+    assert [w.name for w in fleet if value(samples, "rocketchat_up", workspace=w.name) != 1] == []
