@@ -70,6 +70,7 @@ def make_app(
     app[STATE_KEY] = state
     app[PUBLISHER_KEY] = Publisher(state)
     app[GUARD_KEY] = guard
+    app[PAGE_CACHE_KEY] = PageCache()
     app.on_response_prepare.append(guard.on_prepare)
     if reload is not None:
         app[RELOAD_KEY] = reload
@@ -119,24 +120,54 @@ async def ready(request: web.Request) -> web.Response:
     return web.Response(text="waiting for the first poll of every workspace\n", status=503)
 
 
+class PageCache:
+    """The fleet page's answers for TTL seconds, by query: judging 10 000 workspaces takes
+    a fifth of a second of the event loop, and clients that reload it without pause (the
+    page's own script refreshes every 5 s) must not turn that into most of the loop's time."""
+
+    TTL = 2.0
+    MAX_ENTRIES = 64  # distinct queries kept; a client varying ?q= only rotates them
+
+    def __init__(self) -> None:
+        self._answers: dict[tuple[str, str, bool], tuple[float, bytes]] = {}
+
+    def get(self, key: tuple[str, str, bool], now: float) -> bytes | None:
+        found = self._answers.get(key)
+        return found[1] if found is not None and found[0] > now else None
+
+    def put(self, key: tuple[str, str, bool], now: float, body: bytes) -> None:
+        if len(self._answers) >= self.MAX_ENTRIES:
+            self._answers.clear()
+        self._answers[key] = (now + self.TTL, body)
+
+
+PAGE_CACHE_KEY = web.AppKey("page cache", PageCache)
+
+
 async def status_page(request: web.Request) -> web.Response:
     """The fleet overview; ?q= filters by name, ?state= by state; ?fragment=1 gives only the
     page's <main> (what the page's script swaps in when it refreshes). The verdicts of a large
-    fleet are made in batches between which scrapes go on (judge_async)."""
+    fleet are made in batches between which scrapes go on (judge_async), at most once per
+    PageCache.TTL for the same query."""
     state = request.app[STATE_KEY]
     query = request.query.get("q", "")[:200]
     wanted = request.query.get("state", "")
+    wanted = wanted if wanted in STATES else ""
+    fragment = bool(request.query.get("fragment"))
+    cache = request.app[PAGE_CACHE_KEY]
     now = time.time()
-    judged = await judge_async(state, now)
-    if request.query.get("fragment"):
-        wanted = wanted if wanted in STATES else ""
-        main = fleet_main(state, query, wanted, now, judged)
-        return web.Response(body=main.encode("utf-8", "backslashreplace"), content_type="text/html")
-    return web.Response(
-        body=fleet_page(state, query, wanted, now, judged),
-        content_type="text/html",
-        charset="utf-8",
-    )
+    key = (query, wanted, fragment)
+    body = cache.get(key, now)
+    if body is None:
+        judged = await judge_async(state, now)
+        if fragment:
+            body = fleet_main(state, query, wanted, now, judged).encode("utf-8", "backslashreplace")
+        else:
+            body = fleet_page(state, query, wanted, now, judged)
+        cache.put(key, now, body)
+    if fragment:
+        return web.Response(body=body, content_type="text/html")
+    return web.Response(body=body, content_type="text/html", charset="utf-8")
 
 
 async def workspace_status_page(request: web.Request) -> web.Response:

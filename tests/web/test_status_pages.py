@@ -319,3 +319,20 @@ def test_the_fleet_page_lists_at_most_max_rows_workspaces_the_unhealthy_first() 
     assert f"the first {MAX_ROWS} of {MAX_ROWS + 40} listed" in main
     assert main.index(names[-1]) < main.index(names[0])  # the one down comes first
     assert names[MAX_ROWS] not in main
+
+
+def test_the_fleet_page_is_judged_at_most_once_per_ttl_for_the_same_query() -> None:
+    """Clients reloading the fleet page without pause get the answer of the last TTL seconds:
+    at 10 000 workspaces each judgment takes a fifth of a second of the event loop."""
+    from exporter.web.app import PageCache
+
+    cache = PageCache()
+    key = ("", "down", True)
+    assert cache.get(key, 100.0) is None
+    cache.put(key, 100.0, b"<main>")
+    assert cache.get(key, 100.0 + PageCache.TTL / 2) == b"<main>"
+    assert cache.get(("", "down", False), 100.5) is None  # another query, its own answer
+    assert cache.get(key, 100.0 + PageCache.TTL) is None  # expired: judged again
+    for n in range(PageCache.MAX_ENTRIES + 5):  # a client varying ?q= cannot grow it
+        cache.put((str(n), "", False), 200.0, b"x")
+    assert len(cache._answers) <= PageCache.MAX_ENTRIES
