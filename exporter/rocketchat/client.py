@@ -28,7 +28,6 @@ from exporter.rocketchat.transport import (
     TlsSetting,
     env_proxy,
     exchange,
-    shares,
     tls_setting,
 )
 from exporter.rocketchat.values import ParseError, error_code, parse_login
@@ -83,10 +82,15 @@ class RocketChatClient:
         on_login: Callable[[bool, float, float], None] | None = None,
     ) -> None:
         self.sessions = sessions
-        api_share, _, probe_share = shares(sessions.max_concurrency)
-        self._share = asyncio.Semaphore(api_share)  # this workspace's requests in flight
-        self._proxy: str | None = None  # see _url: the proxy_url, or the environment's
-        self._probe_share = asyncio.Semaphore(probe_share)
+        self._share = asyncio.Semaphore(sessions.workspace_share)  # its requests in flight
+        self._probe_share = asyncio.Semaphore(sessions.workspace_probe_share)
+        # the workspace's proxy_url, else the one the environment names for its URL
+        configured = workspace.proxy_url
+        self._proxy = (
+            configured.reveal()
+            if configured is not None
+            else env_proxy(URL(workspace.url), sessions.env_proxies)
+        )
         self.on_login = on_login
         self.workspace = workspace
         self.max_response_bytes = max_response_bytes
@@ -320,14 +324,6 @@ class RocketChatClient:
         key = (path, tuple(sorted(params.items())) if params else ())
         url = self._urls.get(key)
         if url is None:
-            if not self._urls:  # the first request: the workspace's proxy, once
-                configured = self.workspace.proxy_url
-                base = URL(self.workspace.url)
-                self._proxy = (
-                    configured.reveal()
-                    if configured is not None
-                    else env_proxy(base, self.sessions.env_proxies)
-                )
             if len(self._urls) >= MAX_CACHED_URLS:
                 self._urls.clear()
             url = URL(self.workspace.url + path)

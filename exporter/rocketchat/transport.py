@@ -99,8 +99,9 @@ class Sessions:
 
     def __init__(self, max_concurrency: int) -> None:
         self.max_concurrency = max_concurrency
+        self.workspace_share, probes, self.workspace_probe_share = shares(max_concurrency)
         self.semaphore = asyncio.Semaphore(max_concurrency)
-        self.probes = asyncio.Semaphore(shares(max_concurrency)[1])
+        self.probes = asyncio.Semaphore(probes)
         # the environment's proxies, read once (a reload makes new Sessions, and reads again)
         self.env_proxies = urllib.request.getproxies_environment()
         self._sessions: dict[int, tuple[TlsSetting, aiohttp.ClientSession]] = {}
