@@ -1,11 +1,13 @@
-"""The README's collector and metric tables, generated from the registry (tests keep the README
-equal to this; `python -m exporter.docs --write` refreshes it)."""
+"""The generated documents: the README's collector and metric tables (from the registry), the
+alert rules file and docs/runbooks.md (from the alerts table). Tests keep the committed files
+equal to this; `python -m exporter.docs --write` refreshes them all."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from exporter.alerts.files import rules_file, runbooks
 from exporter.collectors.registry import COLLECTORS, FAMILIES
 from exporter.exposition.encoder import EXPORTER_ONLY
 
@@ -60,14 +62,31 @@ def refreshed(readme: str) -> str:
     return readme
 
 
+REPO = Path(__file__).resolve().parent.parent
+RULES = REPO / "prometheus" / "rules" / "rocketchat.rules.yml"
+RUNBOOKS = REPO / "docs" / "runbooks.md"
+
+
+def documents() -> dict[Path, str]:
+    """Every generated file with the text it should have."""
+    readme = REPO / "README.md"
+    return {readme: refreshed(readme.read_text()), RULES: rules_file(), RUNBOOKS: runbooks()}
+
+
 def main(argv: list[str]) -> int:
-    readme = Path(__file__).resolve().parent.parent / "README.md"
-    text = refreshed(readme.read_text())
-    if "--write" in argv:
-        readme.write_text(text)
-    else:
-        sys.stdout.write(text)
-    return 0
+    """--write: rewrite the files; --check: exit 1 naming those out of date; else print them."""
+    stale = []
+    for path, text in documents().items():
+        if "--write" in argv:
+            path.write_text(text)
+        elif "--check" in argv:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path.relative_to(REPO)))
+        else:
+            sys.stdout.write(text)
+    for name in stale:
+        print(f"{name} is out of date: run python -m exporter.docs --write", file=sys.stderr)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

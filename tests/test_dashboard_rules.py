@@ -111,6 +111,7 @@ def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
         "RocketChatLicenseExpiringSoon",
         "RocketChatLicenseActionPrevented",
         "RocketChatInstanceUnhealthy",
+        "RocketChatInstanceHeapHigh",
         "RocketChatPresenceCapNear",
         "RocketChatCollectorFailing",
         "RocketChatOmnichannelNoAgent",
@@ -118,7 +119,7 @@ def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
     }
     for rule in rules:
         assert rule["labels"]["severity"] in ("critical", "warning")
-        assert {"summary", "description"} <= set(rule["annotations"])
+        assert {"summary", "description", "runbook_url"} <= set(rule["annotations"])
         assert set(METRIC.findall(rule["expr"])) <= set(ALL_METRICS)
         if "Instance" in rule["alert"]:
             text = rule["annotations"]["summary"] + rule["annotations"]["description"]

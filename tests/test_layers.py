@@ -15,6 +15,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("exporter.app", "exporter.logsetup"),
     ("exporter.demo",),
     ("exporter.web",),
+    ("exporter.alerts",),
     ("exporter.exposition",),
     ("exporter.runtime",),
     ("exporter.config",),

@@ -47,6 +47,10 @@ class WorkspaceState:
     collected: dict[str, Any] = field(default_factory=dict)  # their latest good data
     # every enabled collector, core and optional, with its endpoints (collector_success)
     collectors: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # host:port -> when it was last listed, for each instance gone from instances.get since
+    # (the vanished alert); None until something vanishes
+    vanished: dict[str, float] | None = None
+    listed: InstancesAnswer | None = None  # the latest good answer, kept across failures
     # see core_polled: made only while someone waits (an Event per workspace adds up)
     _core_polled: asyncio.Event | None = field(default=None, repr=False)
 
@@ -205,6 +209,7 @@ class State:
         if endpoint == INSTANCES:
             assert isinstance(data, InstancesAnswer)
             workspace.instances = data
+            _note_vanished(workspace, data, started)
         elif endpoint == STATISTICS:
             assert data is None or isinstance(data, Statistics)
             workspace.statistics = data
@@ -283,6 +288,26 @@ class State:
         """Every workspace has had its first poll of every core endpoint (kept up
         incrementally: the publisher asks at every change)."""
         return not self._unready
+
+
+VANISHED_MEMORY = 3600.0  # seconds an instance gone from the answers is remembered
+
+
+def _note_vanished(workspace: WorkspaceState, answer: InstancesAnswer, now: float) -> None:
+    """Remember the host:port of each instance the previous good answer listed and this one
+    does not (a restart keeps its host:port and is not counted)."""
+    previous, workspace.listed = workspace.listed, answer
+    listed = {f"{i.host}:{i.port}" for i in answer}
+    gone = {f"{i.host}:{i.port}" for i in previous} - listed if previous is not None else set()
+    if not gone and not workspace.vanished:
+        return
+    kept = {
+        hp: seen
+        for hp, seen in (workspace.vanished or {}).items()
+        if hp not in listed and now - seen < VANISHED_MEMORY
+    }
+    kept.update(dict.fromkeys(gone, now))
+    workspace.vanished = kept or None
 
 
 async def wait_at_most(event: asyncio.Event, limit: float) -> None:

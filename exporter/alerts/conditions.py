@@ -1,0 +1,183 @@
+"""Each alert's condition evaluated on the exporter's current data, before any `for:`.
+
+The alert rules say the same in PromQL (catalogue.py puts the two side by side); the status
+pages use these to name the alerts whose condition holds now. Each check returns the subjects
+it holds for: instances as "host:port", license kinds, collectors; ("",) for the workspace as a
+whole; () when it does not hold. The thresholds are shared with the rules' text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from exporter.collectors import health, licenses, omnichannel, statfields
+from exporter.collectors.records import Instance, Statistics
+from exporter.runtime.state import WorkspaceState
+
+Subjects = tuple[str, ...]
+WHOLE: Subjects = ("",)
+
+DISCONNECTED_FOR = "2m"
+HEARTBEAT_LAG = 30  # seconds behind the workspace's freshest heartbeat (pings every 10 s)
+VANISHED_WITHIN = 3600  # seconds: an instance listed this recently and gone now
+STALE_HOURS = 26  # the server writes a statistics record about once a day
+STALE_STATISTICS = STALE_HOURS * 3600
+SEATS_RATIO = 0.9
+EXPIRY_DAYS = 14
+EXPIRY_WITHIN = EXPIRY_DAYS * 86400
+HEAP_RATIO = 0.9
+PRESENCE_NEAR = 180  # of the Community presence cap of 200 connections
+PRESENCE_MODULES = ("unlimited-presence", "scalability")
+
+
+def endpoint(instance: Instance) -> str:
+    return f"{instance.host}:{instance.port}"
+
+
+def _items(workspace: WorkspaceState) -> tuple[Instance, ...]:
+    return workspace.instances.items if workspace.instances is not None else ()
+
+
+def _license(workspace: WorkspaceState) -> licenses.License | None:
+    found = workspace.collected.get(licenses.INFO)
+    return found if isinstance(found, licenses.License) else None
+
+
+def stat(statistics: Statistics | None, family: str, label: str = "") -> float | None:
+    """One value of the statistics record's extra families (statfields), None when absent."""
+    if statistics is None:
+        return None
+    for name, text, value in statfields.present(statistics.more):
+        if name == family and text == label:
+            return value
+    return None
+
+
+def disconnected(workspace: WorkspaceState, now: float) -> Subjects:
+    """Links reported, this record not connected, and no record of the same host:port
+    connected (a restart lists the old record disconnected beside the new one). A workspace
+    whose license is known and lacks the scalability module does not link its peers."""
+    items = _items(workspace)
+    known = _license(workspace)
+    if known is not None and "scalability" not in known.modules:
+        return ()
+    up = {endpoint(i) for i in items if i.connected}
+    return tuple(sorted({endpoint(i) for i in items if i.connected is False} - up))
+
+
+def heartbeat_stale(workspace: WorkspaceState, now: float) -> Subjects:
+    beats = [(i, i.last_heartbeat_seconds) for i in _items(workspace)]
+    newest = max((b for _, b in beats if b is not None), default=None)
+    if newest is None:
+        return ()
+    return tuple(
+        sorted({endpoint(i) for i, b in beats if b is not None and newest - b > HEARTBEAT_LAG})
+    )
+
+
+def vanished(workspace: WorkspaceState, now: float) -> Subjects:
+    if workspace.up is not True:
+        return ()
+    return tuple(
+        sorted(
+            hp for hp, seen in (workspace.vanished or {}).items() if now - seen < VANISHED_WITHIN
+        )
+    )
+
+
+def down(workspace: WorkspaceState, now: float) -> Subjects:
+    return WHOLE if workspace.up is False else ()
+
+
+def statistics_stale(workspace: WorkspaceState, now: float) -> Subjects:
+    stats = workspace.statistics
+    created = stats.created_at if stats is not None else None
+    return WHOLE if created is not None and now - created > STALE_STATISTICS else ()
+
+
+def apps_failed(workspace: WorkspaceState, now: float) -> Subjects:
+    failed = stat(workspace.statistics, "rocketchat_workspace_apps", 'state="failed"')
+    return WHOLE if failed is not None and failed > 0 else ()
+
+
+def migration_locked(workspace: WorkspaceState, now: float) -> Subjects:
+    locked = stat(workspace.statistics, "rocketchat_workspace_migration_locked")
+    return WHOLE if locked == 1 else ()
+
+
+def seats_ratio(workspace: WorkspaceState) -> float | None:
+    seats = workspace.collected.get(licenses.MAX_ACTIVE_USERS)
+    if not isinstance(seats, licenses.Seats) or seats.used is None or not seats.max:
+        return None
+    return seats.used / seats.max
+
+
+def seats_near_limit(workspace: WorkspaceState, now: float) -> Subjects:
+    ratio = seats_ratio(workspace)
+    return WHOLE if ratio is not None and ratio > SEATS_RATIO else ()
+
+
+def license_expiring(workspace: WorkspaceState, now: float) -> Subjects:
+    known = _license(workspace)
+    expiry = known.expiry if known is not None else None
+    return WHOLE if expiry is not None and expiry - now < EXPIRY_WITHIN else ()
+
+
+def action_prevented(workspace: WorkspaceState, now: float) -> Subjects:
+    known = _license(workspace)
+    return tuple(kind for kind, blocked in known.prevented if blocked) if known else ()
+
+
+def instance_health(workspace: WorkspaceState) -> Iterator[tuple[Instance, health.Health]]:
+    """Each instance of the current answer with its latest health answer (as rendered)."""
+    checked = workspace.collected.get(health.ENDPOINT)
+    if not checked:
+        return
+    by_id = {r.instance_id: r.health for r in checked}
+    for instance in _items(workspace):
+        found = by_id.get(instance.instance_id)
+        if found is not None:
+            yield instance, found
+
+
+def unhealthy(workspace: WorkspaceState, now: float) -> Subjects:
+    return tuple(sorted({endpoint(i) for i, h in instance_health(workspace) if not h.healthy}))
+
+
+def heap_high(workspace: WorkspaceState, now: float) -> Subjects:
+    return tuple(
+        sorted(
+            endpoint(i)
+            for i, h in instance_health(workspace)
+            if h.heap_ratio is not None and h.heap_ratio > HEAP_RATIO
+        )
+    )
+
+
+def connections(workspace: WorkspaceState) -> float | None:
+    counts = [i.connections for i in _items(workspace) if i.connections is not None]
+    return sum(counts) if counts else None
+
+
+def presence_cap_near(workspace: WorkspaceState, now: float) -> Subjects:
+    total = connections(workspace)
+    known = _license(workspace)
+    if known is not None and set(PRESENCE_MODULES) & set(known.modules):
+        return ()
+    return WHOLE if total is not None and total > PRESENCE_NEAR else ()
+
+
+def collector_failing(workspace: WorkspaceState, now: float) -> Subjects:
+    return tuple(name for name, ok in workspace.collector_success() if not ok)
+
+
+def no_agent(workspace: WorkspaceState, now: float) -> Subjects:
+    agents = dict(workspace.collected.get(omnichannel.AGENTS_ENDPOINT) or ())
+    chats = dict(workspace.collected.get(omnichannel.CHATS_ENDPOINT) or ())
+    queued, available = chats.get("queued"), agents.get("available")
+    return WHOLE if queued and available == 0 else ()
+
+
+def never(workspace: WorkspaceState, now: float) -> Subjects:
+    """An alert about the exporter itself: a page it serves cannot show it."""
+    return ()
