@@ -56,11 +56,11 @@ def stat(statistics: Statistics | None, family: str, label: str = "") -> float |
 def disconnected(workspace: WorkspaceState, now: float) -> Subjects:
     """Links reported, this record not connected, and no record of the same host:port
     connected (a restart lists the old record disconnected beside the new one). A workspace
-    whose license is known and lacks the scalability module does not link its peers."""
+    whose license lists modules but not scalability does not link its peers."""
     items = _items(workspace)
     known = _license(workspace)
-    if known is not None and "scalability" not in known.modules:
-        return ()
+    if known is not None and known.modules and "scalability" not in known.modules:
+        return ()  # as the rule: only a workspace with some rocketchat_license_module_info
     up = {endpoint(i) for i in items if i.connected}
     return tuple(sorted({endpoint(i) for i in items if i.connected is False} - up))
 

@@ -29,7 +29,7 @@ unless on (workspace) (
         why="""Fires from the first scrape on and for as long as the record says disconnected.
 Silent when: the instance restarted (a record of the same host:port is connected); the
 server does not report links (Community Edition, microservices: no
-rocketchat_instance_connected at all); the license is known and has no scalability
+rocketchat_instance_connected at all); the license lists modules but not scalability
 module (such a workspace does not link its peers); after recovery.""",
         meaning="The instance that answered `instances.get` has no live link to this instance. "
         "Messages, presence and notifications broadcast by the others do not reach the users "

@@ -1,4 +1,4 @@
-"""The aiohttp application: /metrics, the status page, /healthz and /ready.
+"""The aiohttp application: /metrics, the status pages, /runbooks, /healthz and /ready.
 
 Handlers only read the state and the renderer's cache; they never wait for a poll.
 """
@@ -15,17 +15,13 @@ from aiohttp import web
 
 from exporter.exposition.publisher import Publisher
 from exporter.runtime.state import State
+from exporter.web.fleetpage import fleet_main, fleet_page
 from exporter.web.guard import WebGuard
+from exporter.web.runbookpage import runbooks_page
 from exporter.web.server import BusyTracker, accepts_gzip, send_exposition
-from exporter.web.statuspage import (
-    STATES,
-    fleet_main,
-    fleet_page,
-    judge_async,
-    workspace_main,
-    workspace_page,
-)
+from exporter.web.verdict import judge_async, wanted_filter
 from exporter.web.webconfig import WebConfig
+from exporter.web.workspacepage import workspace_main, workspace_page
 
 log = logging.getLogger("exporter.web")
 
@@ -80,6 +76,7 @@ def make_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", status_page)
     app.router.add_get("/workspace/{name}", workspace_status_page)
+    app.router.add_get("/runbooks", runbooks)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/ready", ready)
     return app
@@ -107,6 +104,11 @@ async def reload_config(request: web.Request) -> web.Response:
     if problems:
         return web.Response(status=400, text="\n".join(["reload rejected:", *problems]) + "\n")
     return web.Response(text="reloaded\n")
+
+
+async def runbooks(request: web.Request) -> web.Response:
+    """The runbooks of every alert rule (the same text as docs/runbooks.md)."""
+    return web.Response(body=runbooks_page(), content_type="text/html", charset="utf-8")
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -151,8 +153,7 @@ async def status_page(request: web.Request) -> web.Response:
     PageCache.TTL for the same query."""
     state = request.app[STATE_KEY]
     query = request.query.get("q", "")[:200]
-    wanted = request.query.get("state", "")
-    wanted = wanted if wanted in STATES else ""
+    wanted = wanted_filter(request.query.get("state", ""))
     fragment = bool(request.query.get("fragment"))
     cache = request.app[PAGE_CACHE_KEY]
     now = time.time()

@@ -4,8 +4,10 @@ needs, and what they found (license, per-instance health, omnichannel queue)."""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from exporter.alerts import conditions
 from exporter.collectors import health, licenses, omnichannel
 from exporter.collectors.registry import COLLECTORS
 from exporter.runtime.state import WorkspaceState
@@ -23,28 +25,38 @@ def _state(workspace: WorkspaceState, endpoints: tuple[str, ...]) -> str:
     return '<span class="ok">ok</span> ' + html.escape("; ".join(sorted(notes)))
 
 
+Holds = Callable[[str], bool]  # does this alert's condition hold now?
+
+
 def _until(moment: float, now: float) -> str:
     day = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M UTC")
     if moment <= now:
         return f'<span class="bad">{day} (expired)</span>'
-    css = "warn" if moment - now < 14 * 86400 else "ok"
+    css = "warn" if moment - now < conditions.EXPIRY_WITHIN else "ok"
     return f'<span class="{css}">{day} (in {age(moment - now)})</span>'
 
 
-def _license(workspace: WorkspaceState, now: float) -> str:
+def _license(workspace: WorkspaceState, now: float, holds: Holds) -> str:
     seats = workspace.collected.get(licenses.MAX_ACTIVE_USERS)
     found = workspace.collected.get(licenses.INFO)
     rows = []
     if isinstance(seats, licenses.Seats):
         limit = "no limit" if seats.max is None else num(seats.max)
-        rows.append(("seats used / licensed", f"{num(seats.used)} / {limit}"))
+        ratio = conditions.seats_ratio(workspace)
+        share = "" if ratio is None else f" ({ratio:.1%})"
+        if holds("RocketChatLicenseSeatsNearLimit"):
+            share = f'<span class="warn">{share}</span>'
+        rows.append(("seats used / licensed", f"{num(seats.used)} / {limit}{share}"))
     if isinstance(found, licenses.License):
         blocked = [kind for kind, on in found.prevented if on]
         rows += [
             ("trial", {True: "yes", False: "no", None: "-"}[found.trial]),
             ("modules", html_text(", ".join(found.modules) or "none")),
             ("expires", "-" if found.expiry is None else _until(found.expiry, now)),
-            ("prevented actions", html_text(", ".join(blocked)) if blocked else "none"),
+            (
+                "prevented actions",
+                f'<span class="warn">{html_text(", ".join(blocked))}</span>' if blocked else "none",
+            ),
         ]
         if not found.limits:
             rows.append(("limits", "not visible: the user lacks view-privileged-setting"))
@@ -64,6 +76,13 @@ def _health(workspace: WorkspaceState) -> str:
         else:
             verdict = '<span class="bad">UNHEALTHY</span> ' + html_text(result.error or "said so")
         heap = "-" if said is None or said.heap_ratio is None else f"{said.heap_ratio:.0%}"
+        if (
+            said is not None
+            and said.heap_ratio is not None
+            and said.heap_ratio > conditions.HEAP_RATIO
+        ):
+            heap = f'<span class="warn">{heap}</span>'
+
         lag = said.event_loop_lag_seconds if said is not None else None
         rows.append(
             f"<tr><td>{html_text(hosts.get(result.instance_id, result.instance_id))}</td>"
@@ -74,7 +93,7 @@ def _health(workspace: WorkspaceState) -> str:
     return "<h3>Instance health</h3>" + table(head, "".join(rows), "no instance checked yet")
 
 
-def _omnichannel(workspace: WorkspaceState) -> str:
+def _omnichannel(workspace: WorkspaceState, holds: Holds) -> str:
     parts = []
     for endpoint in (omnichannel.AGENTS_ENDPOINT, omnichannel.CHATS_ENDPOINT):
         counts = workspace.collected.get(endpoint)
@@ -82,12 +101,14 @@ def _omnichannel(workspace: WorkspaceState) -> str:
             parts.append(", ".join(f"{k} {num(v)}" for k, v in counts))
     if not parts:
         return ""
+    if holds("RocketChatOmnichannelNoAgent"):
+        parts = [f'<span class="warn">{part}</span>' for part in parts]
     return f"<h3>Omnichannel</h3><p>agents: {parts[0]}</p>" + (
         f"<p>chats: {parts[1]}</p>" if len(parts) > 1 else ""
     )
 
 
-def collectors_section(workspace: WorkspaceState, now: float) -> str:
+def collectors_section(workspace: WorkspaceState, now: float, holds: Holds) -> str:
     """The Collectors part of /workspace/<name>."""
     rows = []
     for name, endpoints in workspace.collectors:
@@ -101,9 +122,9 @@ def collectors_section(workspace: WorkspaceState, now: float) -> str:
     section = "<h2>Collectors</h2>" + table(head, "".join(rows), "")
     enabled = {name for name, _ in workspace.collectors}
     if "licenses" in enabled:
-        section += _license(workspace, now)
+        section += _license(workspace, now, holds)
     if "health" in enabled:
         section += _health(workspace)
     if "omnichannel" in enabled:
-        section += _omnichannel(workspace)
+        section += _omnichannel(workspace, holds)
     return section

@@ -31,7 +31,7 @@ from exporter.demo.server import FakeRocketChat
 from exporter.runtime.state import INSTANCES, STATISTICS, State
 from exporter.web.app import make_app
 from exporter.web.hints import REASONS
-from exporter.web.statuspage import MAX_ROWS
+from exporter.web.fleetpage import MAX_ROWS
 
 from conftest import fast_config, fixture, free_port, wait_for
 from faults import respond
@@ -131,8 +131,8 @@ async def test_overview_summarizes_sorts_unhealthy_first_and_filters_without_jav
     status, page = await get(url + "/")
     assert status == 200
     summary = page.split('<ul class="summary">')[1].split("</ul>")[0]
-    expected = [("40", "workspaces"), ("4", "down"), ("4", "disconnected"),
-                ("4", "statistics older than 26 h"), ("12", "links not reported")]  # fmt: skip
+    expected = [("40", "workspaces"), ("4", "down"), ("4", "instance disconnected"),
+                ("4", "statistics stale"), ("12", "links not reported")]  # fmt: skip
     for count, label in expected:
         assert "<b" in summary and re.search(rf">{count}</b> {label}", summary), label
     order = rows_of(page)
@@ -305,7 +305,7 @@ async def test_screenshots_of_both_pages_at_4_and_1000_workspaces(
 def test_the_fleet_page_lists_at_most_max_rows_workspaces_the_unhealthy_first() -> None:
     """At 10 000 workspaces the page would be megabytes rendered in the event loop at every
     refresh: it lists MAX_ROWS, the unhealthy first, and says how many it left out."""
-    from exporter.web.statuspage import fleet_main
+    from exporter.web.fleetpage import fleet_main
 
     names = [f"w{i:05d}" for i in range(MAX_ROWS + 40)]
     state = State([(name, (INSTANCES,)) for name in names])

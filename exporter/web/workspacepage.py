@@ -1,0 +1,187 @@
+"""One workspace's status page at /workspace/<name>: the alerts whose condition holds now with
+what to do, its instances, statistics, endpoints and collectors. The numbers that trip an alert
+are coloured. Every string that came from a server goes through `html_text()`."""
+
+from __future__ import annotations
+
+import html
+import time
+import urllib.parse
+
+from exporter.alerts import conditions
+from exporter.collectors.records import Instance
+from exporter.runtime.state import LOGIN, WorkspaceState
+from exporter.web.collectorpage import collectors_section
+from exporter.web.fleetpage import alert_chip
+from exporter.web.hints import what_to_do
+from exporter.web.htmlbits import age, html_text, num, table, when
+from exporter.web.layout import page
+from exporter.web.verdict import Verdict, health
+
+DISCONNECTED = "RocketChatInstanceDisconnected"
+HEARTBEAT = "RocketChatInstanceHeartbeatStale"
+# connected false that the disconnect alert does not count (see conditions.disconnected)
+QUIET_DISCONNECT = "not connected (a newer record of it is, or this license links no peers)"
+
+
+def _subjects(h: Verdict, name: str) -> tuple[str, ...]:
+    return next((subjects for alert, subjects in h.findings if alert.name == name), ())
+
+
+def flagged(text: str, on: bool, css: str = "warn") -> str:
+    """A number coloured when it trips an alert."""
+    return f'<span class="{css}">{text}</span>' if on else text
+
+
+def alerts_section(h: Verdict) -> str:
+    """The alerts whose condition holds now, each with what to do and its runbook."""
+    if not h.findings:
+        return '<h2>Alerts</h2><p class="ok">No alert condition holds.</p>'
+    items = "".join(
+        f"<li>{alert_chip((alert, subjects))} <code>{alert.name}</code> ({alert.severity}; "
+        f"the rule fires after {alert.for_}). <b>What to do:</b> "
+        f"{html.escape(alert.action).replace('`', '')} "
+        f'<a href="/runbooks#{alert.anchor}">runbook</a></li>'
+        for alert, subjects in h.findings
+    )
+    return f'<h2>Alerts</h2><ul class="alerts">{items}</ul>'
+
+
+def _instance_row(instance: Instance, links_reported: bool, now: float, h: Verdict) -> str:
+    where = f"{instance.host}:{instance.port}"
+    if not links_reported:
+        connected = '<span class="muted">not reported</span>'
+    else:
+        connected = {
+            True: '<span class="ok">connected</span>',
+            False: '<span class="bad">DISCONNECTED</span>'
+            if where in _subjects(h, DISCONNECTED)
+            else f'<span class="muted">{QUIET_DISCONNECT}</span>',
+            None: "-",
+        }[instance.connected]
+    total, free = instance.memory_total_bytes, instance.memory_free_bytes
+    memory = (
+        "-"
+        if total is None
+        else f"{num(None if free is None else total - free, 'bytes')} / {num(total, 'bytes')}"
+    )
+    load = " / ".join(num(v) for v in (instance.load1, instance.load5, instance.load15))
+    uptime = "-" if instance.host_uptime_seconds is None else age(instance.host_uptime_seconds)
+    heartbeat = instance.last_heartbeat_seconds
+    beat = (
+        "-"
+        if heartbeat is None
+        else flagged(age(now - heartbeat), where in _subjects(h, HEARTBEAT), "bad")
+    )
+    return (
+        f"<tr><td>{html_text(f'{instance.host}:{instance.port}')}</td>"
+        f"<td>{html_text(instance.address or '-')}</td>"
+        f"<td>{html_text(instance.node_version or '-')}</td>"
+        f"<td>{connected}</td><td>{num(instance.connections)}</td><td>{num(instance.cpus)}</td>"
+        f"<td>{memory}</td><td>{load}</td><td>{uptime}</td>"
+        f"<td>{when(instance.start_time_seconds, now)}</td>"
+        f"<td>{beat}</td></tr>"
+    )
+
+
+ENDPOINT_HEAD = ["endpoint", "last poll", "took", "last success", "result", "what to do"]
+
+
+def workspace_main(workspace: WorkspaceState, now: float) -> str:
+    h = health(workspace, now)
+    answer = workspace.instances
+    instances = ""
+    if answer is not None:
+        instances = "".join(_instance_row(i, answer.links_reported, now, h) for i in answer)
+    total = conditions.connections(workspace)
+    if total is not None:
+        near = h.holds("RocketChatPresenceCapNear")
+        cap = " (near the presence cap of 200)" if near else ""
+        note_total = f"<p>connections in all: {flagged(num(total), near)}{cap}</p>"
+    else:
+        note_total = ""
+    note = (
+        '<p class="muted">This server does not report cluster links (Community Edition or '
+        "microservices): connected is unknown, not down.</p>"
+        if h.unreported
+        else ""
+    )
+    instance_head = [
+        "host:port", "address", "node", "connected", "connections", "CPUs",
+        "memory used / total", "load 1/5/15", "host uptime", "process start", "heartbeat age",
+    ]  # fmt: skip
+    stats = workspace.statistics
+    if stats is None:
+        statistics = '<p class="muted">no statistics record (not polled yet, failing, or off)</p>'
+    else:
+        fields = [
+            ("version", html_text(stats.version or "-")),
+            (
+                "record age",
+                "-"
+                if stats.created_at is None
+                else flagged(when(stats.created_at, now), h.holds("RocketChatStatisticsStale")),
+            ),
+            ("users (active)", f"{num(stats.users)} ({num(stats.active_users)})"),
+            (
+                "online / away / busy / offline",
+                " / ".join(
+                    num(v)
+                    for v in (
+                        stats.users_online,
+                        stats.users_away,
+                        stats.users_busy,
+                        stats.users_offline,
+                    )
+                ),
+            ),
+            ("rooms", num(stats.rooms)),
+            ("messages", num(stats.messages)),
+            ("uploads", f"{num(stats.uploads)} ({num(stats.uploads_size_bytes, 'bytes')})"),
+        ]
+        statistics = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields) + "</dl>"
+    endpoint_rows = []
+    for endpoint in (*workspace.endpoints, *workspace.optional, LOGIN):
+        status = workspace.status[endpoint]
+        if not status.attempted:
+            if endpoint != LOGIN:
+                endpoint_rows.append(
+                    f"<tr><td>{html.escape(endpoint)}</td>"
+                    '<td colspan="5" class="muted">not polled yet</td></tr>'
+                )
+            continue
+        if status.ok:
+            verdict = f'<span class="ok">ok</span> {html.escape(status.note)}'.rstrip()
+            todo = ""
+        else:
+            verdict = (
+                f'<span class="bad">{html.escape(status.last_reason)}</span>: '
+                f"{html_text(status.last_error)}"
+            )
+            todo = html.escape(what_to_do(status.last_reason)).replace("`", "")
+        took = "-" if status.duration_seconds is None else f"{status.duration_seconds:.3f} s"
+        endpoint_rows.append(
+            f"<tr><td>{html.escape(endpoint)}</td><td>{when(status.last_poll_end, now)}</td>"
+            f"<td>{took}</td><td>{when(status.last_success, now)}</td>"
+            f"<td>{verdict}</td><td>{todo}</td></tr>"
+        )
+    label = {"up": "up", "down": "DOWN", "pending": "pending"}[h.state]
+    return f"""<h1>{html_text(workspace.name)} <span class="{h.state}">{label}</span></h1>
+<p>Rocket.Chat at {html_text(workspace.url or "-")}</p>
+{alerts_section(h)}
+<h2>Instances</h2>{note}{note_total}
+{table(instance_head, instances, "no instances.get answer (not polled yet, or failing)")}
+<h2>Statistics</h2>{statistics}
+<h2>Endpoints</h2>
+{table(ENDPOINT_HEAD, "".join(endpoint_rows), "")}
+{collectors_section(workspace, now, h.holds)}"""
+
+
+def workspace_page(workspace: WorkspaceState) -> bytes:
+    refresh = "/workspace/" + urllib.parse.quote(workspace.name, safe="") + "?fragment=1"
+    return page(
+        f"{workspace.name} - Rocket.Chat exporter",
+        workspace_main(workspace, time.time()),
+        refresh,
+        '<a href="/">&larr; all workspaces</a>',
+    )
