@@ -177,7 +177,7 @@ async def test_omnichannel_agents_and_chats_and_a_missing_permission(
     assert "agents: available 3, away 1, busy 2, offline 7" in page
     # the fleet overview counts it and filters to it, without calling the workspace down
     _, overview, _ = await run.get("/")
-    assert '<b>1</b> collector failing</a>' in overview  # the alert's chip, one workspace
+    assert "<b>1</b> collector failing</a>" in overview  # the alert's chip, one workspace
     # the chats query changes at every poll (end=now): the client's URL cache stays bounded
     client = run.exporter.poller.clients["new"]
     for second in range(3 * MAX_CACHED_URLS):

@@ -30,8 +30,8 @@ from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat
 from exporter.runtime.state import INSTANCES, STATISTICS, State
 from exporter.web.app import make_app
-from exporter.web.hints import REASONS
 from exporter.web.fleetpage import MAX_ROWS
+from exporter.web.hints import REASONS
 
 from conftest import fast_config, fixture, free_port, wait_for
 from faults import respond
