@@ -144,7 +144,7 @@ async def _serve(
     async def reload() -> list[str]:
         """Re-read the config file; an invalid one is rejected and the old one keeps running."""
         assert path is not None
-        problems = await exporter.reload_from(lambda: overrides.apply(load_config(path)))
+        problems = await exporter.reload_from(lambda: overrides.apply(_loaded(path)))
         for problem in problems:
             log.error("reload rejected, keeping the running config: %s", problem)
         if web_path:
@@ -233,6 +233,15 @@ async def _run(
             await fake.stop()
 
 
+def _loaded(path: str) -> Config:
+    """The config file for a reload, its unusable secret files logged (they fail only their
+    workspace, as at a start)."""
+    config = load_config(path)
+    for problem in config.secret_problems:
+        log.warning("%s; its workspace is down (unauthorized) until the file is fixed", problem)
+    return config
+
+
 def _flag_errors(args: argparse.Namespace) -> tuple[Overrides, list[str]]:
     problems = []
     listen = shard = None
@@ -289,8 +298,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         return EXIT_CONFIG
     if args.check_config:
+        unusable = config.secret_problems if config is not None else ()
+        for problem in unusable:  # at a start these only fail their workspace
+            print(problem, file=sys.stderr)
+        if unusable:
+            return EXIT_CONFIG
         print("ok")
         return EXIT_OK
+    for problem in config.secret_problems if config is not None else ():
+        log.warning("%s; its workspace is down (unauthorized) until the file is fixed", problem)
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(_run(args, config, web_config, overrides))
     return EXIT_OK

@@ -17,8 +17,13 @@ from typing import Any
 
 from collector_panels import collector_rows
 from panels import DATASOURCE, INSTANCE_LEGEND, WS, Layout, stat, target, thresholds, timeseries
+from record_panels import exporter_extras, instance_extras, statistics_record_row
 
 OUTPUT = Path(__file__).parent / "dashboards" / "rocketchat.json"
+# the oldest Grafana the dashboard needs, and the dashboard schema that release writes (38:
+# Grafana 10.0; newer releases migrate it on load). Table cell options need 10.0.
+GRAFANA = "10.0.0"
+SCHEMA_VERSION = 38
 
 
 def instance_table() -> dict[str, Any]:
@@ -280,6 +285,8 @@ def build() -> dict[str, Any]:
         h=7,
     )
 
+    instance_extras(layout, sel)
+
     layout.row("Usage")
     layout.add(
         timeseries(
@@ -437,6 +444,7 @@ def build() -> dict[str, Any]:
         h=7,
     )
 
+    statistics_record_row(layout, sel)
     collector_rows(layout, sel)
 
     layout.row("Exporter health")
@@ -489,6 +497,8 @@ def build() -> dict[str, Any]:
         h=7,
     )
 
+    exporter_extras(layout, sel)
+
     return {
         # Importing through the UI asks for the Prometheus datasource (`__inputs`); file
         # provisioning ignores these keys and the datasource variable picks the default.
@@ -503,7 +513,7 @@ def build() -> dict[str, Any]:
             }
         ],
         "__requires": [
-            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": "10.0.0"},
+            {"type": "grafana", "id": "grafana", "name": "Grafana", "version": GRAFANA},
             {"type": "datasource", "id": "prometheus", "name": "Prometheus", "version": "1.0.0"},
             {"type": "panel", "id": "stat", "name": "Stat", "version": ""},
             {"type": "panel", "id": "table", "name": "Table", "version": ""},
@@ -514,7 +524,7 @@ def build() -> dict[str, Any]:
         "description": "Rocket.Chat clusters as seen by rocketchat-prometheus-exporter.",
         "tags": ["rocketchat"],
         "editable": True,
-        "schemaVersion": 39,
+        "schemaVersion": SCHEMA_VERSION,
         "version": 1,
         "refresh": "30s",
         "time": {"from": "now-6h", "to": "now"},

@@ -11,16 +11,19 @@ from typing import Any
 
 import yaml
 
-from exporter.collectors.registry import OPTIONAL
+from exporter.collectors.registry import FAMILIES, OPTIONAL
+from exporter.exposition.encoder import EXPORTER_ONLY
 
 from conftest import promtool
-from contract import ALL_METRICS
+from contract import ADDITIONS, ALL_METRICS
 
 REPO = Path(__file__).parent.parent
 DASHBOARD = REPO / "grafana" / "dashboards" / "rocketchat.json"
 RULES = REPO / "prometheus" / "rules" / "rocketchat.rules.yml"
 RULE_TESTS = REPO / "prometheus" / "rules" / "rocketchat.rules.test.yml"
 METRIC = re.compile(r"\b(rocketchat_[a-z0-9_]+)")
+# families without a workspace label (the exporter's own): no $workspace filter applies
+EXPORTER_WIDE = {f.name for f in (*FAMILIES, *EXPORTER_ONLY) if "workspace" not in f.labels}
 
 
 def panels() -> list[dict[str, Any]]:
@@ -55,7 +58,8 @@ def test_dashboard_panels_have_unique_ids_the_datasource_variable_and_descriptio
         assert panel["description"], panel["title"]
         for target in panel["targets"]:
             assert target["datasource"]["uid"] == "${datasource}"
-            assert 'workspace=~"$workspace"' in target["expr"], panel["title"]
+            if set(METRIC.findall(target["expr"])) - EXPORTER_WIDE:
+                assert 'workspace=~"$workspace"' in target["expr"], panel["title"]
     variables = {v["name"]: v for v in json.loads(DASHBOARD.read_text())["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
     assert variables["workspace"]["multi"] is True
@@ -69,18 +73,35 @@ def test_dashboard_covers_every_row_and_uses_only_contract_metrics() -> None:
         "Instances",
         "Usage",
         "Adoption and health",
+        "More from the statistics record",
         "Licenses and capacity",
         "Instance health",
         "Omnichannel",
         "Exporter health",
     ]
     used = {m for _, expr in panel_exprs() for m in METRIC.findall(expr)}
-    assert used <= set(ALL_METRICS), used - set(ALL_METRICS)
+    known = set(ALL_METRICS) | set(ADDITIONS)  # the contract's, and what this repo adds
+    assert used <= known, used - known
     assert len(used) >= 20
     units = {
         panel["fieldConfig"]["defaults"].get("unit") for panel in panels() if "fieldConfig" in panel
     }
     assert {"bytes", "s", "percentunit"} <= units
+
+
+def test_every_family_the_exporter_serves_has_a_panel() -> None:
+    used = {m for _, expr in panel_exprs() for m in METRIC.findall(expr)}
+    served = [f.name for f in (*FAMILIES, *EXPORTER_ONLY)]
+    assert [name for name in served if name not in used] == []
+
+
+def test_the_declared_grafana_version_writes_the_dashboards_schema_version() -> None:
+    """The schema each Grafana release writes (and reads without migrating): a dashboard that
+    asks for 10.0 must not use a schema only a later release knows."""
+    schema_of_release = {"9.4.0": 37, "10.0.0": 38}
+    dashboard = json.loads(DASHBOARD.read_text())
+    (grafana,) = [r for r in dashboard["__requires"] if r["id"] == "grafana"]
+    assert schema_of_release[grafana["version"]] == dashboard["schemaVersion"]
 
 
 def test_every_family_of_every_optional_collector_has_a_panel() -> None:

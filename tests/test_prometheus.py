@@ -56,6 +56,7 @@ async def prometheus(
     run = await exporter_for(
         dataclasses.replace(
             fast,
+            extra_statistics=("integrations.totalWithScriptEnabled",),  # the Extra panel
             workspaces=tuple(
                 dataclasses.replace(w, collectors=every) if w.name == "cluster" else w
                 for w in fast.workspaces
@@ -130,9 +131,14 @@ async def test_every_dashboard_query_returns_data_and_the_disconnect_alert_goes_
     disconnected = [
         a for a in alerts if a["labels"]["alertname"] == "RocketChatInstanceDisconnected"
     ]
-    # uuid-new-3 and old's peer were never connected: silent, as for a deployment without links
-    assert {a["labels"]["instance_id"] for a in disconnected} == {"uuid-new-2"}
-    (alert,) = disconnected
+    # uuid-new-3 and old's peer were disconnected from the first scrape on: they alert too
+    # (a server that does not report links has no rocketchat_instance_connected at all)
+    assert {a["labels"]["instance_id"] for a in disconnected} == {
+        "uuid-new-2",
+        "uuid-new-3",
+        "oldPeerId00000002",
+    }
+    (alert,) = [a for a in disconnected if a["labels"]["instance_id"] == "uuid-new-2"]
     assert alert["labels"]["host"] == "10.1.0.2" and alert["labels"]["port"] == "3000"
     assert "10.1.0.2:3000" in alert["annotations"]["summary"]
 

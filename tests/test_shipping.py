@@ -148,8 +148,9 @@ def test_wheel_installs_into_a_fresh_virtualenv_and_runs(tmp_path: Path) -> None
         env=env,
         cwd=tmp_path,
     )
-    assert once.returncode == 0, once.stderr
+    assert once.returncode == 1, once.stderr  # --once: the demo's acme-dr is down, on purpose
     assert 'rocketchat_up{workspace="acme-prod"} 1' in once.stdout
+    assert 'rocketchat_up{workspace="acme-dr"} 0' in once.stdout
     # the example config travels in the wheel, and is valid as printed
     example = subprocess.run(
         [binary, "--print-example-config"], capture_output=True, text=True, timeout=60, env=env

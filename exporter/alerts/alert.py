@@ -34,6 +34,11 @@ class Alert:
     subject: str = ""  # what the subjects are ("instance", "kind", ...); "" = the workspace
 
     @property
+    def fires(self) -> str:
+        """When the rule fires once its condition holds, in words."""
+        return "at once" if self.for_ in ("", "0s") else f"after {self.for_}"
+
+    @property
     def anchor(self) -> str:
         return self.name.lower()
 

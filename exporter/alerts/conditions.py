@@ -168,6 +168,8 @@ def presence_cap_near(workspace: WorkspaceState, now: float) -> Subjects:
 
 
 def collector_failing(workspace: WorkspaceState, now: float) -> Subjects:
+    if workspace.up is False:  # every collector fails: the down alert says it once
+        return ()
     return tuple(name for name, ok in workspace.collector_success() if not ok)
 
 

@@ -59,10 +59,10 @@ def runbooks() -> str:
         "| alert | severity | the status pages say |\n|---|---|---|\n" + index + "\n"
     ]
     for a in ALERTS:
-        held = f"{a.for_} (the status pages show it at once)" if a.for_ != "0s" else "at once"
+        shown = " (the status pages show it at once)" if a.fires != "at once" else ""
         parts.append(
             f"## {a.name}\n\n"
-            f"**{a.severity}** · fires after {held} · the status pages say *{a.title}*\n\n"
+            f"**{a.severity}** · fires {a.fires}{shown} · the status pages say *{a.title}*\n\n"
             f"```promql\n{a.expr}\n```\n\n"
             f"**What it means.** {a.meaning}\n\n"
             f"**How to confirm.** {a.confirm}\n\n"

@@ -201,7 +201,8 @@ licenses collector off the modules are unknown and a licensed workspace could fi
         name="RocketChatCollectorFailing",
         severity="warning",
         title="collector failing",
-        expr="rocketchat_exporter_collector_success == 0",
+        expr="""rocketchat_exporter_collector_success == 0
+unless on (workspace) (rocketchat_up == 0)""",
         for_="15m",
         summary="Collector {{ $labels.collector }} of {{ $labels.workspace }} is failing",
         description=(
@@ -210,7 +211,8 @@ licenses collector off the modules are unknown and a licensed workspace could fi
             "and which permission the exporter's user needs."
         ),
         why="""A permission missing or a route blocked by a proxy: its data is missing while
-rocketchat_up may stay 1.""",
+rocketchat_up stays 1. A workspace that is down fails every collector: RocketChatWorkspaceDown
+says so, once.""",
         meaning="One collector's latest poll failed: its series are absent. For an optional "
         "collector (licenses, health, omnichannel) this is usually a missing permission.",
         confirm="The workspace page's collectors section says what failed and why.",

@@ -177,8 +177,8 @@ async def _fence(host: str, workspace: WorkspaceConfig) -> tuple[str, str]:
 async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     """Every instance of the latest instances.get answer, concurrently."""
     instances = ctx.state.instances
-    if instances is None:
-        return ()
+    if instances is None:  # instances.get fails: the poller gives this the core's verdict
+        raise PollError("http_4xx", "no instances.get answer to check", status=404)
     paths = _paths(ctx.state.running_version)
 
     async def check(instance_id: str, host: str, port: str) -> InstanceHealth:

@@ -33,6 +33,8 @@ class Checker:
         self.from_env: set[str] = set()  # field paths whose value came (partly) from ${ENV}
         # field paths that already have their one message (bad ${ENV}, null value)
         self.env_failed: set[str] = set()
+        # unusable token/password files: not fatal at start (see Config.secret_problems)
+        self.secret_problems: list[str] = []
 
     def error(self, path: str, message: str) -> None:
         """Record a problem, unless this field (or one inside it) already has its message."""
@@ -147,12 +149,17 @@ class Checker:
             else:
                 with file.open("rb") as handle:
                     handle.read(1)
-        except SecretFileError as exc:
-            self.error(where, f"file {self.shown(where, text)} {exc}")
-            return None
-        except OSError as exc:
-            reason = exc.strerror or "error"
-            self.error(where, f"cannot read file {self.shown(where, text)}: {reason}")
+        except (SecretFileError, OSError) as exc:
+            shown = self.shown(where, text)
+            if isinstance(exc, SecretFileError):
+                problem = f"file {shown} {exc}"
+            else:
+                problem = f"cannot read file {shown}: {exc.strerror or 'error'}"
+            if key in ("token_file", "password_file"):
+                # one workspace's missing secret fails that workspace, not the exporter
+                self.secret_problems.append(f"{self.filename}: {where}: {problem}")
+                return file
+            self.error(where, problem)
             return None
         return file
 

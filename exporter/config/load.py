@@ -146,6 +146,7 @@ class _Loader(CollectorSettings):
             shard_index=shard_index,
             shard_count=shard_count,
             extra_statistics=extra_statistics,
+            secret_problems=tuple(self.secret_problems),
         )
 
     def shard(self, raw: Any) -> tuple[int, int]:

@@ -49,6 +49,8 @@ class FakeInstance:
     health: str = "ok"
     heap_ratio: float = 0.42
     lag_ms: float = 12.5
+    listed_until: float | None = None  # Unix seconds after which instances.get omits it
+    base_conns: int | None = None  # what the demo's drift stays near (set at the first drift)
 
     def record(self) -> dict[str, Any]:
         extra: dict[str, Any] = {
@@ -188,6 +190,7 @@ class FakeWorkspace:
     # what /api/info reports; None: the version of the newest statistics record
     running_version: str | None = None
     moving: bool = False  # values drift a little between answers (demo)
+    down: int = 0  # an HTTP status every route answers (an HTML page), 0: none
     # licenses: seats (None: no limit), the licenses.info `license` object (None: Community
     # without a license) and whether the exporter's user has view-privileged-setting
     max_active_users: int | None = None
@@ -203,15 +206,22 @@ class FakeWorkspace:
     def instances_body(self) -> dict[str, Any]:
         if self.moving:
             self._drift()
+        now = time.time()
         items = [
-            self._shape_a(i) if self.shape == "A" else self._shape_b(i) for i in self.instances
+            self._shape_a(i) if self.shape == "A" else self._shape_b(i)
+            for i in self.instances
+            if i.listed_until is None or now < i.listed_until
         ]
         return {"instances": items, "success": True}
 
     def _drift(self) -> None:
+        """A few connections up or down, never far from where it started: the demo's alert
+        conditions hold steadily instead of walking in and out of a threshold."""
         for instance in self.instances:
             if instance.conns is not None:
-                instance.conns = max(0, instance.conns + random.randint(-5, 5))
+                if instance.base_conns is None:
+                    instance.base_conns = instance.conns
+                instance.conns = max(0, instance.base_conns + random.randint(-3, 3))
 
     def _shape_b(self, instance: FakeInstance) -> dict[str, Any]:
         record = instance.record()

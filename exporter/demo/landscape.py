@@ -7,6 +7,7 @@ scripted failures the tests use (hangs, bombs, cut answers) in tests/faults.py.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from exporter.collectors.registry import DEFAULTS, OPTIONAL
 from exporter.demo.collectors import community_license, enterprise_license
@@ -16,12 +17,22 @@ from exporter.model.config import Config, Secret, TokenAuth, WorkspaceConfig
 
 
 def demo_workspaces() -> list[FakeWorkspace]:
-    """Five workspaces of different server versions, so that every panel has data and some
-    alerts fire: acme-prod is an Enterprise trial near its seat limit, expiring in 10 days,
-    with a disconnected and unhealthy instance and a staffed omnichannel queue; acme-staging has
-    chats queued and no agent available; community is a Community Edition cluster (links not
-    reported) near the presence cap; legacy (4.8) is too old for licenses.info and /health;
-    ancient (3.10) for licenses.maxActiveUsers too."""
+    """Seven workspaces of different server versions, so that every panel has data and every
+    alert condition holds steadily somewhere (the status pages name them at once, Prometheus
+    fires them after their `for:`), beside two healthy workspaces:
+
+    - acme-prod (8.8, Enterprise trial): seats at 97.5 %, license expiring in 10 days; one
+      instance crashed (disconnected, heartbeat stale, unhealthy, heap near its limit) and
+      one removed a few seconds after the start (vanished);
+    - acme-staging (7.10, Community license): private apps at their limit, a failed app,
+      chats queued and no agent available;
+    - acme-eu (8.8, Enterprise): healthy;
+    - acme-dr (8.8): every route answers 503 (workspace down);
+    - legacy (4.8): healthy; too old for licenses.info and /health;
+    - ancient (3.10): statistics a month old, migration lock held;
+    - community (7.11, Community Edition: links not reported): near the presence cap, and the
+      exporter's user lacks view-livechat-manager (a collector failing).
+    """
     now = time.time()
     day = 86400.0
     acme = FakeWorkspace(
@@ -53,6 +64,13 @@ def demo_workspaces() -> list[FakeWorkspace]:
                 heap_ratio=0.91,
                 lag_ms=180.0,
             ),
+            FakeInstance(
+                "0d6f4e9a-2b7c-4c1e-9f3a-8e5d7c6b4a21",
+                "10.40.2.14",
+                conns=120,
+                created_at=now - 7 * day,
+                listed_until=now + 20,  # scaled away after the first polls: vanished
+            ),
         ],
         statistics=[make_statistics("8.8.1", now - d * day, 1843 - d) for d in (3, 2, 1)],
         moving=True,
@@ -79,7 +97,7 @@ def demo_workspaces() -> list[FakeWorkspace]:
                 totalmem=8_000_000_000,
             )
         ],
-        statistics=[make_statistics("7.10.2", now - 0.4 * day, 57)],
+        statistics=[failed_app(make_statistics("7.10.2", now - 0.4 * day, 57))],
         moving=True,
         license=community_license(private_apps=3),  # at the Community limit of 3
         agents={"available": 0, "away": 1, "busy": 0, "offline": 2},
@@ -98,7 +116,7 @@ def demo_workspaces() -> list[FakeWorkspace]:
         name="ancient",
         shape="A",
         instances=[FakeInstance("ycQLn2XLy5PfPh9Zr", "10.0.1.11", local=True, cpus=2)],
-        statistics=[make_statistics("3.10.5", now - 30 * day, 88, typo=True)],
+        statistics=[locked(make_statistics("3.10.5", now - 30 * day, 88, typo=True))],
     )
     community = FakeWorkspace(
         name="community",
@@ -120,8 +138,50 @@ def demo_workspaces() -> list[FakeWorkspace]:
         ],
         statistics=[make_statistics("7.11.0", now - 0.2 * day, 240)],
         moving=True,
+        livechat_manager=False,  # the omnichannel collector fails: a permission missing
     )
-    return [acme, staging, legacy, ancient, community]
+    eu = FakeWorkspace(
+        name="acme-eu",
+        shape="B",
+        instances=[
+            FakeInstance(
+                f"{n}e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b",
+                f"10.60.0.{n}",
+                local=n == 1,
+                conns=60 + 9 * n,
+                created_at=now - 4 * day,
+            )
+            for n in (1, 2)
+        ],
+        statistics=[make_statistics("8.8.1", now - d * day, 420 - d) for d in (2, 1)],
+        moving=True,
+        max_active_users=500,
+        license=enterprise_license(
+            500, now + 200 * day, modules=("auditing", "scalability", "unlimited-presence")
+        ),
+        agents={"available": 2, "away": 0, "busy": 1, "offline": 1},
+        chats={"open": 3, "closed": 800, "queued": 0, "onhold": 0},
+    )
+    dr = FakeWorkspace(
+        name="acme-dr",
+        shape="B",
+        instances=[FakeInstance("9c8b7a65-4321-4fed-8cba-9876543210ff", "10.70.0.1", local=True)],
+        statistics=[make_statistics("8.8.1", now - 0.5 * day, 1843)],
+        down=503,  # a maintenance page on every route
+    )
+    return [acme, staging, eu, dr, legacy, ancient, community]
+
+
+def failed_app(record: dict[str, Any]) -> dict[str, Any]:
+    """The record of a workspace where one installed app failed to start."""
+    record["apps"] = {"totalInstalled": 5, "totalActive": 3, "totalFailed": 1}
+    return record
+
+
+def locked(record: dict[str, Any]) -> dict[str, Any]:
+    """The record of a workspace whose migration lock is held (an upgrade stopped half-way)."""
+    record["migration"] = {"_id": "control", "locked": True, "version": 197}
+    return record
 
 
 def config_for(

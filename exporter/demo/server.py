@@ -71,6 +71,10 @@ class FakeRocketChat:
         if not sep or workspace is None or not prefix.startswith("/ws/"):
             return web.json_response({"success": False, "error": "not found"}, status=404)
         workspace.requests[method] += 1
+        if workspace.down:
+            return web.Response(
+                status=workspace.down, text="<html>maintenance</html>", content_type="text/html"
+            )
         if workspace.latency:
             await asyncio.sleep(workspace.latency)
         override = workspace.overrides.get(method)

@@ -128,6 +128,9 @@ class Config:
     shard_index: int = 0  # this replica polls the workspaces that hash to it (see shard.py)
     shard_count: int = 1
     extra_statistics: tuple[str, ...] = ()  # dotted paths into the statistics record
+    # token/password files unusable when the config was read: their workspaces run, are
+    # `up 0` (unauthorized) until the file is fixed (it is re-read); --check-config fails
+    secret_problems: tuple[str, ...] = field(default=(), compare=False)
 
 
 def parse_listen(value: str) -> tuple[str, int]:

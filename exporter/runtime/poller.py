@@ -29,6 +29,7 @@ from exporter.rocketchat.client import FIRST_POLL, RocketChatClient
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.transport import Sessions
 from exporter.rocketchat.values import ParseError
+from exporter.runtime.logbook import Logbook
 from exporter.runtime.state import LOGIN, State, WorkspaceState
 
 log = logging.getLogger("exporter.poller")
@@ -109,6 +110,7 @@ class Poller:
         # context each: three objects fewer per timer for every garbage collection to walk
         self._context = contextvars.copy_context()
         self._gate: asyncio.Task[None] | None = None  # see start
+        self.logbook = Logbook()
 
     async def open(self) -> None:
         self.sessions = Sessions(self.config.max_concurrency)
@@ -233,6 +235,7 @@ class Poller:
         await asyncio.gather(*tasks, return_exceptions=True)
         self.clients.pop(name, None)
         self.owners.pop(name, None)
+        self.logbook.forget(name)
 
     async def close(self) -> None:
         if self._gate is not None:
@@ -332,8 +335,19 @@ class Poller:
                     source=exc.source,
                     status=exc.status,
                 )
-            if collector.optional and exc.reason == "http_4xx" and exc.status == 404:
+            core = _core_failure(owner)
+            if collector.optional and exc.status == 404 and core is not None:
+                # the core fails too: maybe no Rocket.Chat at all, so no "not available on this
+                # version" (which would look green); this collector shares the core's verdict
+                exc = PollError(
+                    core[0],
+                    f"{request.path}: HTTP 404, and the core endpoints fail too ({core[1]})",
+                    source=exc.source,
+                    status=404,
+                )
+            elif collector.optional and exc.reason == "http_4xx" and exc.status == 404:
                 # an optional endpoint this server's version predates: no series, no error
+                self.logbook.succeeded(name, endpoint)
                 if schedule.last_logged != "unavailable":
                     log.info("workspace %s: %s is not available on this version", name, endpoint)
                     schedule.last_logged = "unavailable"
@@ -359,9 +373,8 @@ class Poller:
         schedule.not_before = (
             0.0 if response is None else _paced(response.rate_remaining, response.rate_reset)
         )
-        if schedule.last_logged:
-            log.info("workspace %s: %s recovered", name, endpoint)
-            schedule.last_logged = ""
+        schedule.last_logged = ""
+        self.logbook.succeeded(name, endpoint)
 
     def _failed(
         self,
@@ -394,12 +407,16 @@ class Poller:
         else:
             schedule.backoff_steps = 0
             schedule.not_before = 0.0
-        signature = f"{error.reason}:{error.message}"
-        level = logging.WARNING if signature != schedule.last_logged else logging.DEBUG
-        log.log(
-            level, "workspace %s: %s failed (%s): %s", name, endpoint, error.reason, error.message
-        )
-        schedule.last_logged = signature
+        self.logbook.failed(name, endpoint, error.reason, error.message)
+
+
+def _core_failure(workspace: WorkspaceState) -> tuple[str, str] | None:
+    """(reason, message) of a core endpoint whose latest poll failed, None if none did."""
+    for endpoint in workspace.endpoints:
+        status = workspace.status[endpoint]
+        if status.attempted and not status.ok:
+            return status.last_reason, status.last_error
+    return None
 
 
 def _paced(remaining: int | None, reset_at: float | None) -> float:

@@ -27,7 +27,7 @@ def runbooks_page() -> bytes:
     sections = "".join(
         f'<h2 id="{a.anchor}">{a.name}</h2>'
         f'<p><a class="alert {a.severity}">{html.escape(a.title)}</a> {a.severity}; the rule '
-        f"fires after {a.for_} (the status pages show it at once)</p>"
+        f"fires {a.fires} (the status pages show it at once)</p>"
         f"<pre>{html.escape(a.expr)}</pre>"
         f"<p><b>What it means.</b> {_prose(a.meaning)}</p>"
         f"<p><b>How to confirm.</b> {_prose(a.confirm)}</p>"

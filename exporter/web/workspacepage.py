@@ -39,7 +39,7 @@ def alerts_section(h: Verdict) -> str:
         return '<h2>Alerts</h2><p class="ok">No alert condition holds.</p>'
     items = "".join(
         f"<li>{alert_chip((alert, subjects))} <code>{alert.name}</code> ({alert.severity}; "
-        f"the rule fires after {alert.for_}). <b>What to do:</b> "
+        f"the rule fires {alert.fires}). <b>What to do:</b> "
         f"{html.escape(alert.action).replace('`', '')} "
         f'<a href="/runbooks#{alert.anchor}">runbook</a></li>'
         for alert, subjects in h.findings

@@ -16,6 +16,8 @@ from exporter.model.units import parse_duration, parse_size
 
 HERE = Path(__file__).parent
 BAD = sorted((HERE / "conffiles" / "bad").glob("*.yaml"))
+# unusable token/password files: they fail their workspace at a start, --check-config fails
+SECRETS = sorted((HERE / "conffiles" / "secrets").glob("*.yaml"))
 REPO = HERE.parent.parent
 SECRET_TOKEN = "s3cr3t-T0KEN-value-never-shown"
 
@@ -81,6 +83,22 @@ def test_check_config_and_normal_start_exit_2_with_the_messages_and_no_traceback
         assert result.stderr.splitlines() == expected_lines(path)
         assert "Traceback" not in result.stderr
         assert result.stdout == ""
+
+
+@pytest.mark.parametrize("path", SECRETS, ids=[p.stem for p in SECRETS])
+def test_an_unusable_secret_file_is_reported_but_fails_only_its_workspace(
+    path: Path, env: dict[str, str]
+) -> None:
+    config = load_config(path, env=env)  # no ConfigError: the exporter starts
+    assert list(config.secret_problems) == expected_lines(path)
+    assert [w.name for w in config.workspaces] == ["prod"]
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(path), "--check-config"],
+        capture_output=True, text=True, env={**os.environ, **env}, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == expected_lines(path)
+    assert "Traceback" not in result.stderr and result.stdout == ""
 
 
 def test_secrets_from_env_and_files_never_appear_in_messages(tmp_path: Path) -> None:

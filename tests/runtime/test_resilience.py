@@ -215,9 +215,7 @@ async def test_repeated_identical_failures_are_logged_once(
     await run.wait_until(
         lambda s: poll_errors(s, "new", "instances.get", "http_5xx") >= 5, "five failures"
     )
-    warnings = [
-        r for r in caplog.records if "workspace new: instances.get failed" in r.getMessage()
-    ]
+    warnings = [r for r in caplog.records if "workspace new: failing (http_5xx)" in r.getMessage()]
     assert len(warnings) == 1
 
 

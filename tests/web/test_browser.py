@@ -56,7 +56,7 @@ async def test_status_page_renders_every_workspace_and_the_disconnected_instance
     try:
         run = await exporter_for(config_for(fake, poll_interval=0.5, statistics_interval=0.5))
         await run.wait_until(
-            lambda s: sum(1 for k in s if k[0] == "rocketchat_up") == 5, "every workspace polled"
+            lambda s: sum(1 for k in s if k[0] == "rocketchat_up") == 7, "every workspace polled"
         )
         url = run.exporter.url + "/"
         dom = await run_chromium("--dump-dom", url, profile=tmp_path / "profile-dom")
@@ -65,9 +65,17 @@ async def test_status_page_renders_every_workspace_and_the_disconnected_instance
     finally:
         await fake.stop()
     text = re.sub(r"<[^>]+>", " ", re.sub(r"</?bdi>", "", dom))  # bdi: inline isolation
-    for name in ("acme-prod", "acme-staging", "legacy", "ancient", "community"):
+    for name in (
+        "acme-prod",
+        "acme-staging",
+        "acme-eu",
+        "acme-dr",
+        "legacy",
+        "ancient",
+        "community",
+    ):
         assert name in text
-    assert "2/3 connected" in text and "instance disconnected: 10.40.2.13:3000" in text
+    assert "3/4 connected" in text and "instance disconnected: 10.40.2.13:3000" in text
     assert "2 instance(s); links not reported by this server" in text  # Community Edition
     assert "8.8.1" in text and "3.10.5" in text
     assert screenshot.stat().st_size > 10_000

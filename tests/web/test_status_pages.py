@@ -27,7 +27,8 @@ from test_browser import FLAGS, chromium
 from exporter.collectors.records import parse_instances, parse_statistics_list
 from exporter.collectors.statistics import PARAMS as STATISTICS_PARAMS
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
-from exporter.demo.server import FakeRocketChat
+from exporter.demo.landscape import config_for, demo_workspaces
+from exporter.demo.server import FakeRocketChat, start_health
 from exporter.runtime.state import INSTANCES, STATISTICS, State
 from exporter.web.app import make_app
 from exporter.web.fleetpage import MAX_ROWS
@@ -73,20 +74,21 @@ def fill(state: State, name: str, workspace: FakeWorkspace, *, failing: str = ""
         )
 
 
-def fleet_state(size: int) -> State:
+def fleet_state(size: int, hostile: bool = True) -> State:
     """`size` workspaces: mostly healthy, some down, some with a disconnected instance, some
-    with day-old statistics, some Community Edition; hostile strings in a few."""
+    with day-old statistics, some Community Edition; hostile strings in a few (unless not
+    `hostile`: the README's screenshots)."""
     state = State([])
     now = time.time()
     for i in range(size):
         kind = i % 10
-        version = HOSTILE if i == 3 else f"7.{i % 12}.{i % 5}"
+        version = HOSTILE if i == 3 and hostile else f"7.{i % 12}.{i % 5}"
         instances = [
             FakeInstance(f"id-{i}-{n}", f"10.{i // 250}.{i % 250}.{n + 1}", local=n == 0,
                          connected=not (kind == 2 and n == 2), conns=100 + 7 * n + i % 50)
             for n in range(3)
         ]  # fmt: skip
-        if i == 3:
+        if i == 3 and hostile:
             instances[1].host = HOSTILE
         workspace = FakeWorkspace(
             name=f"ws-{i:04d}",
@@ -261,12 +263,31 @@ async def test_hostile_strings_inject_nothing_and_the_filter_works_as_you_type(
     assert HOSTILE.replace('"', '"') in cells  # shown as text
 
 
-async def test_screenshots_of_both_pages_at_4_and_1000_workspaces(
-    serve_state: Any, tmp_path: Path
+async def test_screenshots_of_both_pages_on_the_demo_and_at_1000_workspaces(
+    serve_state: Any, exporter_for: Any, tmp_path: Path
 ) -> None:
-    small = await serve_state(fleet_state(4))
+    fake = FakeRocketChat(demo_workspaces())  # what `make run` shows
+    await fake.start()
+    await start_health(fake)
+    demo = await exporter_for(
+        config_for(fake, poll_interval=0.5, statistics_interval=0.5, every_collector=True)
+    )
+    await wait_for(lambda: demo.exporter.state.ready, "the demo polled")
+    small = demo.exporter.url
+
+    async def optional_polled() -> bool:
+        _, page, _ = await demo.get("/")
+        chips = (
+            "seats near limit",
+            "collector failing",
+            "heap near limit",
+            "chats queued, no agent",
+        )
+        return all(f"</b> {chip}</a>" in page for chip in chips)
+
+    await wait_for(optional_polled, "the demo's optional collectors polled")
     started = time.perf_counter()
-    large_state = fleet_state(1000)
+    large_state = fleet_state(1000, hostile=False)
     large = await serve_state(large_state)
     render_started = time.perf_counter()
     status, page = await get(large + "/")
@@ -276,11 +297,11 @@ async def test_screenshots_of_both_pages_at_4_and_1000_workspaces(
     print(f"\n1000 workspaces: state built in {render_started - started:.2f}s, overview served "
           f"in {render * 1000:.0f} ms ({len(page) // 1024} KiB)")  # fmt: skip
     shots = {
-        "overview-4.png": (small + "/", "1280,800"),
+        "overview-demo.png": (small + "/", "1280,800"),
         "overview-1000.png": (large + "/", "1280,900"),
         "overview-1000-phone.png": (large + "/?state=down", "390,844"),
-        "workspace.png": (small + "/workspace/ws-0002", "1280,800"),
-        "workspace-phone.png": (small + "/workspace/ws-0002", "390,844"),
+        "workspace.png": (small + "/workspace/acme-prod", "1280,1000"),
+        "workspace-phone.png": (small + "/workspace/acme-prod", "390,844"),
     }
     for name, (address, size) in shots.items():
         path = tmp_path / name
@@ -296,6 +317,7 @@ async def test_screenshots_of_both_pages_at_4_and_1000_workspaces(
         if os.environ.get("UPDATE_SCREENSHOTS"):
             SHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, SHOTS / name)
+    await fake.stop()
     for name in shots:  # the README shows the committed ones
         assert (SHOTS / name).exists(), f"run UPDATE_SCREENSHOTS=1 pytest {__file__}"
         assert f"docs/screenshots/{name}" in (REPO / "README.md").read_text()
