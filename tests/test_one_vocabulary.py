@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_dashboard_rules import panel_exprs
+from test_prometheus import substitute
 
 from exporter.alerts.catalogue import ALERTS
 from exporter.collectors.registry import OPTIONAL
@@ -80,6 +82,7 @@ async def demo(exporter_for: Any) -> AsyncIterator[Demo]:
     config = dataclasses.replace(
         config,
         workspaces=tuple(dataclasses.replace(w, collectors=every) for w in config.workspaces),
+        extra_statistics=("integrations.totalWithScriptEnabled",),  # as `make run` has
     )
     run = await exporter_for(config)
     await wait_for(lambda: run.exporter.state.ready, "first polls", deadline=60)
@@ -164,3 +167,18 @@ async def test_prometheus_with_the_shipped_rules_agrees_with_the_status_page(
             await wait_for(agree, "Prometheus and the page agree", deadline=90)
         finally:
             print("prometheus:", prometheus_said, "page:", page_said)
+
+        # and the dashboard shows the demo: every panel query returns data
+        empty: list[tuple[str, str]] = []
+
+        async def every_panel_has_data() -> bool:
+            empty.clear()
+            for title, expr in panel_exprs():
+                if not await prometheus.query(substitute(expr)):
+                    empty.append((title, expr))
+            return not empty
+
+        try:
+            await wait_for(every_panel_has_data, "every dashboard query non-empty", deadline=60)
+        finally:
+            print("empty panels:", empty)

@@ -101,9 +101,9 @@ rocketchat_instance_last_heartbeat_timestamp_seconds
 exporter's poll interval and clock skew between Prometheus and Rocket.Chat do not count.
 No for: the record is removed 60-120 s after the last heartbeat, so the signal lasts about
 a minute once it is {c.HEARTBEAT_LAG} s behind.""",
-        meaning="Every live instance refreshes its record every 10 s. One whose record lags "
-        "the others' by more than 30 s has stopped: it crashed, hangs, or lost its database "
-        "connection. Its record expires within two minutes, then "
+        meaning="The instance's record lags the others' by more than 30 s (every live "
+        "instance refreshes its own every 10 s): the process stopped, hangs, or lost its "
+        "database connection. Its record expires within two minutes, then "
         "`RocketChatInstanceVanished` fires.",
         confirm="The workspace page's heartbeat age of the instance grows while the others "
         "stay under 10 s. Is the process alive (`kubectl get pods`, `docker ps`)? Does its "

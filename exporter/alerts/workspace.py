@@ -48,8 +48,8 @@ WORKSPACE_ALERTS: tuple[Alert, ...] = (
             "26 hours; the server writes one about daily. Its statistics job may be stuck."
         ),
         why="""The record's own time: true from the first scrape of an old record.""",
-        meaning="The server writes a statistics record about once a day (hourly before 5.0). "
-        "The newest is over 26 hours old: the job that writes it is not running, so every "
+        meaning="The newest statistics record is over 26 hours old (the server writes one "
+        "about once a day, hourly before 5.0): the job that writes it is not running, so every "
         "`rocketchat_workspace_*` number from statistics is that old.",
         confirm="The workspace page's statistics record age; Administration > Workspace > "
         "Statistics shows the same record.",
