@@ -149,6 +149,23 @@ def statistics_record_row(layout: Layout, sel: str) -> None:
     )
     layout.add(_deployment_table(sel), w=16, h=6)
     layout.add(
+        timeseries(
+            "Uploads by file store",
+            "Size of the uploads and where they are stored (statistics fileStoreType, 8.x): "
+            "GridFS keeps them in MongoDB (alert RocketChatUploadsInGridFS above 5 GiB).",
+            [
+                target(
+                    f"rocketchat_workspace_uploads_size_bytes{sel} * on (workspace) "
+                    f"group_left (type) rocketchat_workspace_file_store_info{sel}",
+                    "{{workspace}} {{type}}",
+                )
+            ],
+            unit="bytes",
+        ),
+        w=8,
+        h=6,
+    )
+    layout.add(
         stat(
             "Migration version",
             "The database migration each workspace is at (statistics migration.version): it "

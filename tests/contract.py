@@ -54,6 +54,7 @@ WORKSPACE_METRICS = [
     "rocketchat_workspace_livechat_managers",
     "rocketchat_workspace_livechat_rooms_placed_on_hold",
     "rocketchat_workspace_deployment_info",
+    "rocketchat_workspace_file_store_info",
     "rocketchat_workspace_statistic",
 ]
 # the optional collectors (exporter/collectors/)
@@ -92,5 +93,4 @@ ADDITIONS = [
 # here until it is built (the contract test fails until it moves to the lists above).
 NOT_YET: set[str] = {
     "rocketchat_instance_link_connected",  # the links collector (issue 28)
-    "rocketchat_workspace_file_store_info",  # the 8.x record (issue 28)
 }

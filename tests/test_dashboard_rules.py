@@ -128,6 +128,7 @@ def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
         "RocketChatStatisticsStale",
         "RocketChatAppsFailed",
         "RocketChatMigrationLocked",
+        "RocketChatUploadsInGridFS",
         "RocketChatLicenseSeatsNearLimit",
         "RocketChatLicenseExpiringSoon",
         "RocketChatLicenseActionPrevented",

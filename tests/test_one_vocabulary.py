@@ -34,6 +34,7 @@ EXPECTED = {
         "RocketChatLicenseExpiringSoon",
         "RocketChatInstanceUnhealthy",
         "RocketChatInstanceHeapHigh",
+        "RocketChatUploadsInGridFS",
     },
     "acme-staging": {
         "RocketChatLicenseActionPrevented",

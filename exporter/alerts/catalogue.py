@@ -18,6 +18,7 @@ ORDER = (
     "RocketChatStatisticsStale",
     "RocketChatAppsFailed",
     "RocketChatMigrationLocked",
+    "RocketChatUploadsInGridFS",
     "RocketChatLicenseSeatsNearLimit",
     "RocketChatLicenseExpiringSoon",
     "RocketChatLicenseActionPrevented",

@@ -26,6 +26,8 @@ SEATS_RATIO = 0.9
 EXPIRY_DAYS = 14
 EXPIRY_WITHIN = EXPIRY_DAYS * 86400
 HEAP_RATIO = 0.9
+GRIDFS_GIB = 5  # uploads kept in MongoDB beyond this: see the runbook of the alert
+GRIDFS_BYTES = GRIDFS_GIB * 1024**3
 PRESENCE_NEAR = 180  # of the Community presence cap of 200 connections
 PRESENCE_MODULES = ("unlimited-presence", "scalability")
 
@@ -103,6 +105,13 @@ def apps_failed(workspace: WorkspaceState, now: float) -> Subjects:
 def migration_locked(workspace: WorkspaceState, now: float) -> Subjects:
     locked = stat(workspace.statistics, "rocketchat_workspace_migration_locked")
     return WHOLE if locked == 1 else ()
+
+
+def uploads_in_gridfs(workspace: WorkspaceState, now: float) -> Subjects:
+    stats = workspace.statistics
+    if stats is None or stats.file_store != "GridFS" or stats.uploads_size_bytes is None:
+        return ()
+    return WHOLE if stats.uploads_size_bytes > GRIDFS_BYTES else ()
 
 
 def seats_ratio(workspace: WorkspaceState) -> float | None:

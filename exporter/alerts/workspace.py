@@ -102,6 +102,41 @@ ready (the record says false).""",
         check=c.migration_locked,
     ),
     Alert(
+        name="RocketChatUploadsInGridFS",
+        severity="warning",
+        title="uploads in GridFS",
+        expr=f"""rocketchat_workspace_uploads_size_bytes > {c.GRIDFS_GIB} * 1024^3
+and on (workspace) rocketchat_workspace_file_store_info{{type="GridFS"}}""",
+        for_="1h",
+        summary=(
+            "Rocket.Chat workspace {{ $labels.workspace }} keeps "
+            "{{ $value | humanize1024 }}B of uploads in GridFS"
+        ),
+        description=(
+            "Workspace {{ $labels.workspace }} stores its uploads in MongoDB (GridFS) and they "
+            f"exceed {c.GRIDFS_GIB} GiB: every backup and replica carries them and they compete "
+            "with messages for the database cache. Move them to a file system or object storage."
+        ),
+        why="""From the statistics record (8.x: fileStoreType). The threshold: see the runbook.""",
+        meaning="Uploads live inside MongoDB (the GridFS file store) and take more than "
+        f"{c.GRIDFS_GIB} GiB. Rocket.Chat advises GridFS for testing only: every file is in "
+        "every database backup and on every replica-set member, restores take as long as the "
+        "files are big, and reading files evicts messages from MongoDB's cache (WiredTiger "
+        f"uses about half the host's memory). Why {c.GRIDFS_GIB} GiB: on the 4-8 GB hosts a "
+        f"small deployment runs on, that cache is 1.5-3.5 GB, so at {c.GRIDFS_GIB} GiB the files "
+        "alone exceed it "
+        "and usually outweigh the rest of the database; below that, GridFS is a nuisance, "
+        "not yet a risk.",
+        confirm="Administration > Settings > File Upload > Storage Type says GridFS; "
+        "`rocketchat_workspace_uploads_size_bytes` is the total; in MongoDB, "
+        "`db.rocketchat_uploads.chunks.stats().storageSize`.",
+        action="Switch the storage type to FileSystem (a shared volume for every instance) or "
+        "an object store (Amazon S3, Google Cloud Storage, Webdav), then migrate the existing "
+        "files with a migration tool or script; until then, size the backups and the database "
+        "disk for the files.",
+        check=c.uploads_in_gridfs,
+    ),
+    Alert(
         name="RocketChatLicenseSeatsNearLimit",
         severity="warning",
         title="seats near limit",

@@ -24,6 +24,7 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "rocketchat_workspace_messages_by_room_type": (*W, "room_type"),
     statfields.DEPLOYMENT_INFO: (*W, *(label for label, _ in statfields.DEPLOYMENT_LABELS)),
     statfields.EXTRA: (*W, "field"),
+    statfields.FILE_STORE_INFO: (*W, "type"),
     "rocketchat_exporter_poll_duration_seconds": (*W, "endpoint"),
     "rocketchat_exporter_last_success_timestamp_seconds": (*W, "endpoint"),
     "rocketchat_exporter_collector_success": (*W, "collector"),
@@ -179,6 +180,7 @@ def _families() -> list[Family]:
         ),
         *((f.family, g, f.help) for f in statfields.FIELDS),
         (statfields.DEPLOYMENT_INFO, g, statfields.DEPLOYMENT_HELP),
+        (statfields.FILE_STORE_INFO, g, statfields.FILE_STORE_HELP),
         (statfields.EXTRA, g, statfields.EXTRA_HELP),
         (
             "rocketchat_exporter_poll_duration_seconds",

@@ -7,6 +7,7 @@ not ready), is an absent series, never 0.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -159,6 +160,26 @@ DEPLOYMENT_LABELS = (
     ("deploy_method", "deploy.method"),
     ("deploy_platform", "deploy.platform"),
 )
+FILE_STORE_INFO = "rocketchat_workspace_file_store_info"
+FILE_STORE_HELP = (
+    "Where uploads are stored (fileStoreType: GridFS, FileSystem, AmazonS3, GoogleCloudStorage, "
+    "Webdav); the value is 1."
+)
+FILE_STORE_PATH = "fileStoreType"
+
+
+_STORE_TYPE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def file_store(record: dict[str, Any]) -> str | None:
+    """The upload storage type (a setting's value: one word), or None when the record has none
+    that looks like one."""
+    raw = record.get(FILE_STORE_PATH)
+    if not isinstance(raw, str) or _STORE_TYPE.fullmatch(raw) is None:
+        return None
+    return sys.intern(raw)
+
+
 EXTRA = "rocketchat_workspace_statistic"
 EXTRA_HELP = "A numeric field of the statistics record chosen in extra_statistics (booleans: 1/0)."
 EXTRA_PATH = re.compile(r"[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*")

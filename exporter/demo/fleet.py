@@ -130,6 +130,8 @@ def make_statistics(
         "_updatedAt": iso(created_at + 2),
     }
     record["totlalLivechat" if typo else "totalLivechat"] = users // 10
+    if version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 8:
+        record["fileStoreType"] = "FileSystem"  # 8.x records say where uploads are
     if not typo:  # a modern record: the fields of the "more from the same record" table
         record.update(
             {

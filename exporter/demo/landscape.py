@@ -21,7 +21,8 @@ def demo_workspaces() -> list[FakeWorkspace]:
     alert condition holds steadily somewhere (the status pages name them at once, Prometheus
     fires them after their `for:`), beside two healthy workspaces:
 
-    - acme-prod (8.8, Enterprise trial): seats at 97.5 %, license expiring in 10 days; one
+    - acme-prod (8.8, Enterprise trial): seats at 97.5 %, license expiring in 10 days, 19 GB
+      of uploads in GridFS; one
       instance crashed (disconnected, heartbeat stale, unhealthy, heap near its limit) and
       one removed a few seconds after the start (vanished);
     - acme-staging (7.10, Community license): private apps at their limit, a failed app,
@@ -72,7 +73,10 @@ def demo_workspaces() -> list[FakeWorkspace]:
                 listed_until=now + 20,  # scaled away after the first polls: vanished
             ),
         ],
-        statistics=[make_statistics("8.8.1", now - d * day, 1843 - d) for d in (3, 2, 1)],
+        statistics=[
+            stored_in(make_statistics("8.8.1", now - d * day, 1843 - d), "GridFS")
+            for d in (3, 2, 1)
+        ],
         moving=True,
         max_active_users=1700,  # 1658 active: 97.5 % of the seats
         license=enterprise_license(
@@ -153,7 +157,9 @@ def demo_workspaces() -> list[FakeWorkspace]:
             )
             for n in (1, 2)
         ],
-        statistics=[make_statistics("8.8.1", now - d * day, 420 - d) for d in (2, 1)],
+        statistics=[
+            stored_in(make_statistics("8.8.1", now - d * day, 420 - d), "AmazonS3") for d in (2, 1)
+        ],
         moving=True,
         max_active_users=500,
         license=enterprise_license(
@@ -170,6 +176,12 @@ def demo_workspaces() -> list[FakeWorkspace]:
         down=503,  # a maintenance page on every route
     )
     return [acme, staging, eu, dr, legacy, ancient, community]
+
+
+def stored_in(record: dict[str, Any], file_store: str) -> dict[str, Any]:
+    """The record of an 8.x workspace whose uploads are in `file_store` (fileStoreType)."""
+    record["fileStoreType"] = file_store
+    return record
 
 
 def failed_app(record: dict[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,9 @@ def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]
         labels = ",".join(f'{k}="{escape(v)}"' for k, v in stats.deployment)
         info = statfields.DEPLOYMENT_INFO
         out[info].append(f"{info}{{{ws_label},{labels}}} 1\n")
+    if stats.file_store is not None:
+        store = statfields.FILE_STORE_INFO
+        out[store].append(f'{store}{{{ws_label},type="{escape(stats.file_store)}"}} 1\n')
     for path, value in stats.extra:
         out[statfields.EXTRA].append(
             f'{statfields.EXTRA}{{{ws_label},field="{escape(path)}"}} {fmt(value)}\n'
