@@ -154,7 +154,10 @@ a minute once it is {c.HEARTBEAT_LAG} s behind.""",
         ),
         why="""From /livez (7.11+): heap in use over the heap limit.""",
         meaning="The process is near Node.js's heap limit: it slows down in garbage "
-        "collection and is killed when it reaches it.",
+        "collection and is killed when it reaches it. Silent where `/livez` answers without "
+        "checks (a release that moved them to `/readyz`): no heap is known there unless the "
+        "health collector is told `readyz: true` (at most every 60 s; by default it is not, "
+        "because each call resets the event-loop histogram the orchestrator's probes read).",
         confirm="`rocketchat_instance_heap_usage_ratio` and "
         "`rocketchat_instance_event_loop_lag_seconds` of the instance rising together.",
         action="Restart the instance to relieve it now; raise its memory (the container limit "

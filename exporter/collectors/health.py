@@ -16,7 +16,7 @@ from typing import Any
 from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
 from exporter.collectors.catalogue import INSTANCE
 from exporter.collectors.expfmt import fmt, instance_labels
-from exporter.model.config import WorkspaceConfig, allowed
+from exporter.model.config import READYZ_MIN_INTERVAL, WorkspaceConfig, allowed
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
 
@@ -114,13 +114,16 @@ class InstanceHealth:
     error: str = ""  # why it counts as unhealthy without having said so
 
 
-def _paths(version: str | None) -> tuple[str, ...]:
-    """/livez from 7.11 (/health there is a stub), /health before; both when unknown."""
+def _paths(version: str | None, readyz: bool = False) -> tuple[str, ...]:
+    """/livez from 7.11 (/health there is a stub), /health before; both when unknown. With
+    `readyz`, /readyz instead of /livez: where a release moved the checks (memory, event loop,
+    database) out of /livez, only /readyz still has them."""
+    live = "/readyz" if readyz else "/livez"
     try:
         major, minor = (int(p) for p in (version or "").split(".")[:2])
     except ValueError:
-        return ("/livez", "/health")
-    return ("/livez",) if (major, minor) >= (7, 11) else ("/health",)
+        return (live, "/health")
+    return (live,) if (major, minor) >= (7, 11) else ("/health",)
 
 
 def address(template: str, host: str, port: str) -> str | None:
@@ -142,7 +145,7 @@ async def _one(ctx: Fetch, base: str, paths: tuple[str, ...]) -> Health | None:
             continue
         text = raw.decode("utf-8", "replace")
         try:
-            if path == "/livez":
+            if path in ("/livez", "/readyz"):
                 return parse_livez(json.loads(text))
             return parse_health_text(status, text)
         except (ValueError, RecursionError):
@@ -179,7 +182,7 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     instances = ctx.state.instances
     if instances is None:  # instances.get fails: the poller gives this the core's verdict
         raise PollError("http_4xx", "no instances.get answer to check", status=404)
-    paths = _paths(ctx.state.running_version)
+    paths = _paths(ctx.state.running_version, ctx.workspace.health_readyz)
 
     async def check(instance_id: str, host: str, port: str) -> InstanceHealth:
         if address(ctx.workspace.health_address, host, port) is None:
@@ -250,8 +253,10 @@ COLLECTOR = Collector(
             fetch=fetch,
         ),
     ),
-    interval=lambda workspace: max(workspace.poll_interval, 30.0),
-    interval_doc="poll_interval, at least 30s",
+    interval=lambda workspace: max(
+        workspace.poll_interval, READYZ_MIN_INTERVAL if workspace.health_readyz else 30.0
+    ),
+    interval_doc="poll_interval, at least 30s (60s with readyz)",
     families=FAMILIES,
     render=render,
     min_interval=30.0,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from exporter.collectors.registry import DEFAULTS, OPTIONAL
 from exporter.collectors.statfields import EXTRA_PATH
 from exporter.config.check import Checker
-from exporter.model.config import IPNetwork
+from exporter.model.config import READYZ_MIN_INTERVAL, IPNetwork
 
 MAX_EXTRA_STATISTICS = 100
 MAX_NETWORKS = 256
@@ -25,6 +25,7 @@ class Choice:
     interval: float | None = None
     address: str | None = None
     networks: tuple[IPNetwork, ...] | None = None  # allowed_networks; None: the default fence
+    readyz: bool = False  # health: /readyz instead of /livez
 
 
 DEFAULT_COLLECTORS = {name: Choice(on) for name, on in DEFAULTS.items()}
@@ -78,7 +79,9 @@ class CollectorSettings(Checker):
                 settings[name] = replace(before, enabled=value)
             elif isinstance(value, dict):
                 keys = {"enabled", "interval"} | (
-                    {"address_template", "allowed_networks"} if name == "health" else set()
+                    {"address_template", "allowed_networks", "readyz"}
+                    if name == "health"
+                    else set()
                 )
                 self.check_keys(value, keys, where)
                 enabled = value.get("enabled", True)
@@ -100,7 +103,17 @@ class CollectorSettings(Checker):
                 networks = before.networks
                 if "allowed_networks" in value:
                     networks = self.networks(value["allowed_networks"], f"{where}.allowed_networks")
-                settings[name] = Choice(enabled, interval, address, networks)
+                readyz = value.get("readyz", before.readyz)
+                if not isinstance(readyz, bool):
+                    self.error(f"{where}.readyz", "must be true or false")
+                    continue
+                if readyz and interval is not None and interval < READYZ_MIN_INTERVAL:
+                    self.error(
+                        f"{where}.interval",
+                        f"must be at least {READYZ_MIN_INTERVAL:g}s with readyz (each /readyz "
+                        "call resets the event-loop histogram the orchestrator's probes read)",
+                    )
+                settings[name] = Choice(enabled, interval, address, networks, readyz)
             else:
                 self.error(where, "must be true, false or a mapping {enabled, interval}")
         return settings

@@ -217,6 +217,7 @@ class _Loader(CollectorSettings):
             ),
             health_address=chosen["health"].address or DEFAULT_HEALTH_ADDRESS,
             health_networks=chosen["health"].networks,
+            health_readyz=chosen["health"].readyz,
         )
         return workspace if len(self.problems) == before else None
 

@@ -108,10 +108,14 @@ def collector_answer(workspace: FakeWorkspace, method: str) -> web.Response:
 
 
 def health_answer(workspace: FakeWorkspace, instance: FakeInstance, path: str) -> web.Response:
-    """The instance's own /livez (7.11+) or /health (5.3-7.10); the client's HTML before 5.3."""
+    """The instance's own /livez and /readyz (7.11+) or /health (5.3-7.10); the client's HTML
+    before 5.3."""
     version = workspace.version()
     ok = instance.health == "ok"
-    if path == "/livez" and version >= (7, 11):
+    if path in ("/livez", "/readyz") and version >= (7, 11):
+        if path == "/livez" and workspace.bare_livez:  # the checks moved to /readyz
+            body_bare = {"status": "ok" if ok else "unavailable"}
+            return web.json_response(body_bare, status=200 if ok else 503)
         checks = {
             "memory": {"status": "ok", "percentile": instance.heap_ratio * 100},
             "eventLoop": {"status": "ok" if ok else "unavailable", "lagMs": instance.lag_ms},

@@ -193,6 +193,7 @@ class FakeWorkspace:
     running_version: str | None = None
     moving: bool = False  # values drift a little between answers (demo)
     down: int = 0  # an HTTP status every route answers (an HTML page), 0: none
+    bare_livez: bool = False  # /livez without checks (they moved to /readyz upstream)
     # licenses: seats (None: no limit), the licenses.info `license` object (None: Community
     # without a license) and whether the exporter's user has view-privileged-setting
     max_active_users: int | None = None

@@ -93,6 +93,9 @@ def allowed(
     )
 
 
+READYZ_MIN_INTERVAL = 60.0  # seconds between two /readyz calls to an instance, at least
+
+
 @dataclass(frozen=True, slots=True)
 class WorkspaceConfig:
     name: str
@@ -113,6 +116,8 @@ class WorkspaceConfig:
     health_address: str = DEFAULT_HEALTH_ADDRESS
     # the addresses it may connect to (allowed_networks); None: any but FENCED_BY_DEFAULT
     health_networks: tuple[IPNetwork, ...] | None = None
+    # ask /readyz instead of /livez (7.11+), at most every READYZ_MIN_INTERVAL seconds
+    health_readyz: bool = False
 
 
 @dataclass(frozen=True, slots=True)

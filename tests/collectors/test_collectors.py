@@ -18,7 +18,7 @@ from exporter.config.load import load_config
 from exporter.demo.collectors import enterprise_license
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat, start_health
-from exporter.model.config import Config
+from exporter.model.config import Config, ConfigError
 from exporter.rocketchat.client import MAX_CACHED_URLS
 
 from conftest import fast_config, poll_errors, promtool_check_metrics, series, value, wait_for
@@ -322,6 +322,69 @@ def test_health_and_omnichannel_intervals_have_a_floor_and_address_templates_are
     assert intervals["health"] == 30  # poll_interval, at least 30 s
     assert intervals["omnichannel.agents-status"] == intervals["omnichannel.chats"] == 60
     assert workspace.health_address == "https://{host}:{port}/rc"
+
+
+async def test_a_livez_without_checks_gives_health_alone_and_readyz_brings_the_detail_back(
+    cluster: FakeRocketChat, exporter_for: Any
+) -> None:
+    cluster.workspaces["live"].bare_livez = True  # the upstream change: checks only in /readyz
+    run = await exporter_for(with_collectors(fast_config(cluster), health=0.2))
+    samples = await run.wait_until(
+        lambda s: at(s, "rocketchat_instance_healthy", instance_id="live-2") == 1, "live-2"
+    )
+    for family in (
+        "rocketchat_instance_heap_usage_ratio",
+        "rocketchat_instance_event_loop_lag_seconds",
+        "rocketchat_instance_database_healthy",
+    ):
+        assert not series(samples, family, workspace="live")  # unknown, not 0
+    assert at(samples, "rocketchat_instance_healthy", instance_id="live-1") == 1
+
+
+async def test_readyz_is_asked_instead_of_livez_only_when_opted_in(
+    cluster: FakeRocketChat, exporter_for: Any
+) -> None:
+    cluster.workspaces["live"].bare_livez = True
+    config = with_collectors(fast_config(cluster), health=0.2)
+    config = dataclasses.replace(
+        config,
+        workspaces=tuple(dataclasses.replace(w, health_readyz=True) for w in config.workspaces),
+    )
+    run = await exporter_for(config)
+    samples = await run.wait_until(
+        lambda s: (
+            at(s, "rocketchat_instance_healthy", instance_id="live-2") is not None
+            and at(s, "rocketchat_instance_healthy", instance_id="classic-1") is not None
+        ),
+        "health of live-2 and classic-1",
+    )
+    assert at(samples, "rocketchat_instance_heap_usage_ratio", instance_id="live-2") == 0.7
+    live = cluster.workspaces["live"].requests
+    await run.wait_until(lambda s: live["live-1/readyz"] >= 2, "two rounds")
+    assert live["live-1/livez"] == 0  # 7.11+: /readyz, never both
+    classic = cluster.workspaces["classic"].requests
+    assert classic["classic-1/health"] >= 1 and classic["classic-1/readyz"] <= 1  # 7.10: /health
+
+
+def test_readyz_needs_an_interval_of_a_minute_at_least(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "collectors: {health: {readyz: true}}\n"
+        "workspaces:\n"
+        "  - {name: a, url: 'https://a.example.com', auth: {user_id: u, token: t}}\n"
+        "  - {name: b, url: 'https://b.example.com', auth: {user_id: u, token: t},\n"
+        "     collectors: {health: {readyz: true, interval: 30s}}}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.problems == [
+        f"{path}: workspaces[1].collectors.health.interval: must be at least 60s with readyz "
+        "(each /readyz call resets the event-loop histogram the orchestrator's probes read)"
+    ]
+    path.write_text(path.read_text().replace("interval: 30s", "interval: 2m"))
+    a, b = load_config(path).workspaces
+    assert a.health_readyz and dict(endpoints(a))["health"] == 60  # the floor with readyz
+    assert dict(endpoints(b))["health"] == 120
 
 
 # -- the request budget ----------------------------------------------------------------------
