@@ -11,6 +11,7 @@ CAP_MODULES = 'module=~"unlimited-presence|scalability"'
 def collector_rows(layout: Layout, sel: str) -> None:
     licenses(layout, sel)
     health(layout, sel)
+    links(layout, sel)
     omnichannel(layout, sel)
 
 
@@ -158,6 +159,39 @@ def health(layout: Layout, sel: str) -> None:
             steps=thresholds((None, "green"), (0.07, "red")),
         ),
         w=7,
+        h=7,
+    )
+
+
+def links(layout: Layout, sel: str) -> None:
+    layout.add(
+        stat(
+            "Broken links",
+            "Pairs of instances where one says it holds no cluster link to the other (links "
+            "collector: each instance asked at its own address; alert "
+            "RocketChatInstanceLinkBroken after 5 minutes). A one-way break counts once.",
+            f"count(rocketchat_instance_link_connected{sel} == 0) or vector(0)",
+            steps=thresholds((None, "green"), (1, "red")),
+        ),
+        w=4,
+        h=7,
+    )
+    layout.add(
+        timeseries(
+            "Cluster links",
+            "1: the instance at host:port holds a live link to the peer; 0: it says it does not. "
+            "Each direction is its own line: a one-way break shows as one line at 0.",
+            [
+                target(
+                    f"rocketchat_instance_link_connected{sel}",
+                    "{{workspace}} {{host}}:{{port}} -> {{peer_host}}:{{peer_port}}",
+                )
+            ],
+            steps=thresholds((None, "red"), (1, "green")),
+            min=0,
+            max=1,
+        ),
+        w=20,
         h=7,
     )
 

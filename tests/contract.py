@@ -71,6 +71,7 @@ COLLECTOR_METRICS = [
     "rocketchat_instance_heap_usage_ratio",
     "rocketchat_instance_event_loop_lag_seconds",
     "rocketchat_instance_database_healthy",
+    "rocketchat_instance_link_connected",
     "rocketchat_omnichannel_agents",
     "rocketchat_omnichannel_chats",
 ]
@@ -91,6 +92,4 @@ ADDITIONS = [
 
 # Every family the contract names is built now; a name the contract adds for a future issue goes
 # here until it is built (the contract test fails until it moves to the lists above).
-NOT_YET: set[str] = {
-    "rocketchat_instance_link_connected",  # the links collector (issue 28)
-}
+NOT_YET: set[str] = set()

@@ -16,7 +16,6 @@ from test_dashboard_rules import panel_exprs
 from test_prometheus import substitute
 
 from exporter.alerts.catalogue import ALERTS
-from exporter.collectors.registry import OPTIONAL
 from exporter.demo.fleet import FakeInstance
 from exporter.demo.landscape import config_for, demo_workspaces
 from exporter.demo.server import FakeRocketChat, start_health
@@ -42,6 +41,7 @@ EXPECTED = {
         "RocketChatOmnichannelNoAgent",
     },
     "acme-eu": set(),
+    "acme-us": {"RocketChatInstanceLinkBroken"},
     "acme-dr": {"RocketChatWorkspaceDown"},
     "legacy": set(),
     "ancient": {"RocketChatStatisticsStale", "RocketChatMigrationLocked"},
@@ -78,11 +78,15 @@ async def demo(exporter_for: Any) -> AsyncIterator[Demo]:
     await start_health(fake)
     leaving = next(i for i in fake.workspaces["acme-prod"].instances if i.listed_until)
     leaving.listed_until = None  # listed until the test says when
-    config = config_for(fake, poll_interval=0.3, statistics_interval=0.3, timeout=2.0)
-    every = tuple((name, 0.3) for name in OPTIONAL)
+    config = config_for(
+        fake, poll_interval=0.3, statistics_interval=0.3, timeout=2.0, every_collector=True
+    )
     config = dataclasses.replace(
         config,
-        workspaces=tuple(dataclasses.replace(w, collectors=every) for w in config.workspaces),
+        workspaces=tuple(  # the demo's collectors (links on acme-us), polled faster
+            dataclasses.replace(w, collectors=tuple((name, 0.3) for name, _ in w.collectors))
+            for w in config.workspaces
+        ),
         extra_statistics=("integrations.totalWithScriptEnabled",),  # as `make run` has
     )
     run = await exporter_for(config)

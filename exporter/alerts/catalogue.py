@@ -12,6 +12,7 @@ from exporter.runtime.state import WorkspaceState
 
 ORDER = (
     "RocketChatInstanceDisconnected",
+    "RocketChatInstanceLinkBroken",
     "RocketChatInstanceVanished",
     "RocketChatInstanceHeartbeatStale",
     "RocketChatWorkspaceDown",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from exporter.collectors import health, licenses, omnichannel, statfields
+from exporter.collectors import health, licenses, links, omnichannel, statfields
 from exporter.collectors.records import Instance, Statistics
 from exporter.runtime.state import WorkspaceState
 
@@ -65,6 +65,23 @@ def disconnected(workspace: WorkspaceState, now: float) -> Subjects:
         return ()  # as the rule: only a workspace with some rocketchat_license_module_info
     up = {endpoint(i) for i in items if i.connected}
     return tuple(sorted({endpoint(i) for i in items if i.connected is False} - up))
+
+
+def link_views(workspace: WorkspaceState) -> tuple[links.View, ...]:
+    mesh = workspace.collected.get(links.ENDPOINT)
+    return mesh.views if isinstance(mesh, links.Mesh) else ()
+
+
+def link_broken(workspace: WorkspaceState, now: float) -> Subjects:
+    """Each pair (asking -> peer) whose asking instance says it holds no link to the peer."""
+    return tuple(
+        sorted(
+            f"{view.host}:{view.port} -> {peer_host}:{peer_port}"
+            for view in link_views(workspace)
+            for peer_host, peer_port, connected in view.links
+            if not connected
+        )
+    )
 
 
 def heartbeat_stale(workspace: WorkspaceState, now: float) -> Subjects:

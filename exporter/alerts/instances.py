@@ -48,6 +48,42 @@ module (such a workspace does not link its peers); after recovery.""",
         subject="instance",
     ),
     Alert(
+        name="RocketChatInstanceLinkBroken",
+        severity="critical",
+        title="link broken",
+        expr="rocketchat_instance_link_connected == 0",
+        for_="5m",
+        summary=(
+            f"Rocket.Chat instance {INSTANCE} of {{{{ $labels.workspace }}}} has no link to "
+            "{{ $labels.peer_host }}:{{ $labels.peer_port }}"
+        ),
+        description=(
+            f"The instance {INSTANCE} of workspace {{{{ $labels.workspace }}}} has said for 5 "
+            "minutes that it holds no cluster link to {{ $labels.peer_host }}:"
+            "{{ $labels.peer_port }}. Events it broadcasts (messages, presence) do not reach "
+            "users connected to that peer: check the network between the two in both "
+            "directions."
+        ),
+        why="""From the links collector: each instance asked at its own address. A pair broken in
+either direction fires (each direction is its own series). A restarted peer is connected
+as soon as its new record is (a view lists a peer once, connected if any record of it is);
+a peer that is gone has no series.""",
+        meaning="One instance says it has no live link to one peer. Unlike "
+        "`RocketChatInstanceDisconnected` (the view of whichever instance answered the load "
+        "balancer), this is one pair, possibly one direction only: users on the peer miss "
+        "what the first instance broadcasts (new messages, typing, presence) until they "
+        "reload.",
+        confirm="The workspace page's link matrix shows the pair in red (one-way breaks are "
+        "marked); `rocketchat_instance_link_connected` for the pair in both directions. From "
+        "the first instance's host, connect to the peer's `INSTANCE_IP` and `TCP_PORT`.",
+        action="Open the peer's `TCP_PORT` to the first instance (firewall, network policy, "
+        "security group); check that the peer's `INSTANCE_IP` is the address the others can "
+        "reach (not a container-internal one); a one-way break is usually a rule allowing "
+        "only one direction. Restarting the first instance re-creates its links.",
+        check=c.link_broken,
+        subject="pair",
+    ),
+    Alert(
         name="RocketChatInstanceVanished",
         severity="warning",
         title="instance vanished",

@@ -6,17 +6,16 @@ event-loop histogram the orchestrator's probes read at each call. No credentials
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from socket import SOCK_STREAM
 from typing import Any
 
 from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
 from exporter.collectors.catalogue import INSTANCE
 from exporter.collectors.expfmt import fmt, instance_labels
-from exporter.model.config import READYZ_MIN_INTERVAL, WorkspaceConfig, allowed
+from exporter.collectors.fence import address, fence
+from exporter.model.config import READYZ_MIN_INTERVAL
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
 
@@ -83,8 +82,6 @@ LAG = "rocketchat_instance_event_loop_lag_seconds"
 DATABASE = "rocketchat_instance_database_healthy"
 ENDPOINT = "health"
 NO_ROUTE = "no /livez or /health on this version"
-_HOST = re.compile(r"[A-Za-z0-9._-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?")
-_PORT = re.compile(r"[0-9]{1,5}")
 
 FAMILIES = (
     Family(
@@ -126,16 +123,6 @@ def _paths(version: str | None, readyz: bool = False) -> tuple[str, ...]:
     return (live,) if (major, minor) >= (7, 11) else ("/health",)
 
 
-def address(template: str, host: str, port: str) -> str | None:
-    """The instance's base URL, or None when host or port are not plain values (a hostile
-    answer must not steer the request elsewhere)."""
-    if not _HOST.fullmatch(host) or not _PORT.fullmatch(port) or not 0 < int(port) < 65536:
-        return None
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return template.format(host=host, port=port)
-
-
 async def _one(ctx: Fetch, base: str, paths: tuple[str, ...]) -> Health | None:
     """One instance: its answer, Health(False) when it says so; PollError when it does not
     answer; None when it has no health route."""
@@ -155,28 +142,6 @@ async def _one(ctx: Fetch, base: str, paths: tuple[str, ...]) -> Health | None:
     return None
 
 
-async def _fence(host: str, workspace: WorkspaceConfig) -> tuple[str, str]:
-    """(why the instance may not be contacted, "" if it may; the host to connect to). The
-    answer names the address, so it is checked against allowed_networks (model.config.allowed)
-    before any connection: a name, or a numeric form like 2130706433, is resolved first, and
-    for http the address checked is the one connected to (no second lookup to rebind)."""
-    bare = host[1:-1] if host.startswith("[") else host
-    try:
-        addresses = [ipaddress.ip_address(bare)]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(bare, None, type=SOCK_STREAM)
-        except (OSError, UnicodeError):
-            return "", host  # the probe itself reports that it does not resolve
-        addresses = [ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
-    for found in addresses:
-        if not allowed(found, workspace.health_networks):
-            return f"not contacted: {found} is outside allowed_networks", host
-    if workspace.health_address.startswith("http:") and addresses:
-        return "", str(addresses[0])
-    return "", host
-
-
 async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     """Every instance of the latest instances.get answer, concurrently."""
     instances = ctx.state.instances
@@ -187,7 +152,9 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     async def check(instance_id: str, host: str, port: str) -> InstanceHealth:
         if address(ctx.workspace.health_address, host, port) is None:
             return InstanceHealth(instance_id, None, "no usable host and port in instances.get")
-        fenced, host = await _fence(host, ctx.workspace)
+        fenced, host = await fence(
+            host, ctx.workspace.health_networks, ctx.workspace.health_address
+        )
         if fenced:
             return InstanceHealth(instance_id, None, fenced)  # unknown, not unhealthy
         base = address(ctx.workspace.health_address, host, port)

@@ -5,7 +5,15 @@ CONTRIBUTING.md)."""
 
 from __future__ import annotations
 
-from exporter.collectors import health, info, instances, licenses, omnichannel, statistics
+from exporter.collectors import (
+    health,
+    info,
+    instances,
+    licenses,
+    links,
+    omnichannel,
+    statistics,
+)
 from exporter.collectors.base import Collector, Family, Request
 from exporter.collectors.catalogue import EXPORTER_FAMILIES, WORKSPACE_FAMILIES
 from exporter.model.config import WorkspaceConfig
@@ -18,6 +26,7 @@ COLLECTORS: dict[str, Collector] = {
         info.COLLECTOR,
         licenses.COLLECTOR,
         health.COLLECTOR,
+        links.COLLECTOR,
         omnichannel.COLLECTOR,
     )
 }

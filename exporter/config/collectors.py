@@ -78,11 +78,10 @@ class CollectorSettings(Checker):
             if isinstance(value, bool):
                 settings[name] = replace(before, enabled=value)
             elif isinstance(value, dict):
-                keys = {"enabled", "interval"} | (
-                    {"address_template", "allowed_networks", "readyz"}
-                    if name == "health"
-                    else set()
-                )
+                keys = {"enabled", "interval"} | {
+                    "health": {"address_template", "allowed_networks", "readyz"},
+                    "links": {"address_template", "allowed_networks"},
+                }.get(name, set())
                 self.check_keys(value, keys, where)
                 enabled = value.get("enabled", True)
                 if not isinstance(enabled, bool):
@@ -133,7 +132,8 @@ class CollectorSettings(Checker):
         return tuple(found)
 
     def address_template(self, value: Any, where: str) -> str | None:
-        """Where the health collector asks each instance, e.g. https://{host}:{port}."""
+        """Where the health (or links) collector asks each instance, e.g.
+        https://{host}:{port}."""
         where = f"{where}.address_template"
         if not isinstance(value, str) or not value or len(value) > 2048:
             self.error(where, 'must be a URL template such as "http://{host}:{port}"')

@@ -218,7 +218,15 @@ class _Loader(CollectorSettings):
             health_address=chosen["health"].address or DEFAULT_HEALTH_ADDRESS,
             health_networks=chosen["health"].networks,
             health_readyz=chosen["health"].readyz,
+            links_address=chosen["links"].address or DEFAULT_HEALTH_ADDRESS,
+            links_networks=chosen["links"].networks,
         )
+        if chosen["links"].enabled and chosen["links"].networks is None:
+            self.error(
+                f"{path}.collectors.links.allowed_networks",
+                "is required with the links collector: it sends the workspace's credentials "
+                "to each instance's address (e.g. allowed_networks: [10.0.0.0/8])",
+            )
         return workspace if len(self.problems) == before else None
 
     def url(self, value: Any, path: str) -> str | None:

@@ -50,6 +50,8 @@ class FakeInstance:
     heap_ratio: float = 0.42
     lag_ms: float = 12.5
     listed_until: float | None = None  # Unix seconds after which instances.get omits it
+    blind_to: set[str] = field(default_factory=set)  # ids of peers its own view says are down
+    view_padding: int = 0  # bytes of junk in its own instances.get answer (the size cap)
     base_conns: int | None = None  # what the demo's drift stays near (set at the first drift)
 
     def record(self) -> dict[str, Any]:
@@ -194,6 +196,7 @@ class FakeWorkspace:
     moving: bool = False  # values drift a little between answers (demo)
     down: int = 0  # an HTTP status every route answers (an HTML page), 0: none
     bare_livez: bool = False  # /livez without checks (they moved to /readyz upstream)
+    links: bool = False  # the demo asks each of its instances for its own view (links)
     # licenses: seats (None: no limit), the licenses.info `license` object (None: Community
     # without a license) and whether the exporter's user has view-privileged-setting
     max_active_users: int | None = None
@@ -206,12 +209,14 @@ class FakeWorkspace:
     requests: Counter[str] = field(default_factory=Counter)
     statistics_queries: list[dict[str, str]] = field(default_factory=list)
 
-    def instances_body(self) -> dict[str, Any]:
-        if self.moving:
+    def instances_body(self, viewer: FakeInstance | None = None) -> dict[str, Any]:
+        """The answer of the instance the load balancer picked, or of `viewer` asked at its
+        own address (the links collector): its peers as it sees them."""
+        if self.moving and viewer is None:
             self._drift()
         now = time.time()
         items = [
-            self._shape_a(i) if self.shape == "A" else self._shape_b(i)
+            self._shape_a(i) if self.shape == "A" else self._shape_b(i, viewer)
             for i in self.instances
             if i.listed_until is None or now < i.listed_until
         ]
@@ -226,16 +231,20 @@ class FakeWorkspace:
                     instance.base_conns = instance.conns
                 instance.conns = max(0, instance.base_conns + random.randint(-3, 3))
 
-    def _shape_b(self, instance: FakeInstance) -> dict[str, Any]:
+    def _shape_b(self, instance: FakeInstance, viewer: FakeInstance | None) -> dict[str, Any]:
         record = instance.record()
-        status: dict[str, Any] = {"connected": instance.connected}
+        local, connected = instance.local, instance.connected
+        if viewer is not None:
+            local = instance is viewer
+            connected = local or (connected and instance.instance_id not in viewer.blind_to)
+        status: dict[str, Any] = {"connected": connected}
         element: dict[str, Any] = {}
         if self.shape == "B-ce":
             status = {"connected": False}
-        elif instance.connected:
+        elif connected:
             element["address"] = instance.host
-            status["lastHeartbeatTime"] = 12 if instance.local else 611004
-            status["local"] = instance.local
+            status["lastHeartbeatTime"] = 12 if local else 611004
+            status["local"] = local
         if self.shape == "B-strings":
             record = _stringify(record)
             status = {k: str(v) if k == "lastHeartbeatTime" else v for k, v in status.items()}

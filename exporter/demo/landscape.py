@@ -6,6 +6,7 @@ scripted failures the tests use (hangs, bombs, cut answers) in tests/faults.py.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Any
 
@@ -15,9 +16,11 @@ from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat
 from exporter.model.config import Config, Secret, TokenAuth, WorkspaceConfig
 
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+
 
 def demo_workspaces() -> list[FakeWorkspace]:
-    """Seven workspaces of different server versions, so that every panel has data and every
+    """Eight workspaces of different server versions, so that every panel has data and every
     alert condition holds steadily somewhere (the status pages name them at once, Prometheus
     fires them after their `for:`), beside two healthy workspaces:
 
@@ -28,6 +31,8 @@ def demo_workspaces() -> list[FakeWorkspace]:
     - acme-staging (7.10, Community license): private apps at their limit, a failed app,
       chats queued and no agent available;
     - acme-eu (8.8, Enterprise): healthy;
+    - acme-us (8.8, Enterprise, links asked): instance 2 cannot reach instance 3, which still
+      reaches it (a one-way break only the links collector sees);
     - acme-dr (8.8): every route answers 503 (workspace down);
     - legacy (4.8): healthy; too old for licenses.info and /health;
     - ancient (3.10): statistics a month old, migration lock held;
@@ -175,7 +180,30 @@ def demo_workspaces() -> list[FakeWorkspace]:
         statistics=[make_statistics("8.8.1", now - 0.5 * day, 1843)],
         down=503,  # a maintenance page on every route
     )
-    return [acme, staging, eu, dr, legacy, ancient, community]
+    us_ids = [f"{n}a7c3e10-5b2d-4f8e-9c61-2d4e6f8a0b1c" for n in (1, 2, 3)]
+    us = FakeWorkspace(
+        name="acme-us",
+        shape="B",
+        instances=[
+            FakeInstance(us_ids[0], "10.80.0.1", local=True, conns=55, created_at=now - 5 * day),
+            # its firewall lets it answer instance 3 but not reach it: a one-way break that
+            # the answering instance's view cannot show; only the links collector does
+            FakeInstance(
+                us_ids[1], "10.80.0.2", conns=61, created_at=now - 5 * day, blind_to={us_ids[2]}
+            ),
+            FakeInstance(us_ids[2], "10.80.0.3", conns=48, created_at=now - 5 * day),
+        ],
+        statistics=[
+            stored_in(make_statistics("8.8.1", now - d * day, 300 - d), "AmazonS3") for d in (2, 1)
+        ],
+        moving=True,
+        max_active_users=1000,
+        license=enterprise_license(
+            1000, now + 300 * day, modules=("scalability", "unlimited-presence")
+        ),
+        links=True,
+    )
+    return [acme, staging, eu, us, dr, legacy, ancient, community]
 
 
 def stored_in(record: dict[str, Any], file_store: str) -> dict[str, Any]:
@@ -209,7 +237,7 @@ def config_for(
     every_collector, every optional collector at its default interval)."""
     defaults = tuple((name, None) for name, on in DEFAULTS.items() if on)
     collectors: tuple[tuple[str, float | None], ...] = (
-        tuple((name, None) for name in OPTIONAL) if every_collector else defaults
+        tuple((name, None) for name in OPTIONAL if name != "links") if every_collector else defaults
     )
     workspaces = tuple(
         WorkspaceConfig(
@@ -219,7 +247,10 @@ def config_for(
             poll_interval=poll_interval,
             statistics_interval=statistics_interval,
             timeout=timeout,
-            collectors=collectors,
+            collectors=(*collectors, ("links", None))
+            if every_collector and w.links
+            else collectors,
+            links_networks=LOOPBACK,  # the simulated instances listen on 127.0.0.1
         )
         for w in server.workspaces.values()
     )

@@ -129,11 +129,28 @@ async def start_health(
             bind = instance.host if instance.host.startswith("127.") else host
             app = web.Application()
             app.router.add_get("/{route:(livez|health|readyz)}", _handler(workspace, instance))
+            app.router.add_get("/api/v1/instances.get", _own_view(workspace, instance))
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, bind, 0).start()
             server.health_runners.append(runner)
             instance.host, instance.port = bind, str(runner.addresses[0][1])
+
+
+def _own_view(workspace: FakeWorkspace, instance: FakeInstance) -> Any:
+    """The instance's own instances.get (what the links collector asks), with the same
+    credentials as the workspace's API."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        workspace.requests[f"{instance.instance_id}/api/v1/instances.get"] += 1
+        if not workspace.authorized(request):
+            return web.json_response(ERROR_401, status=401)
+        body = workspace.instances_body(viewer=instance)
+        if instance.view_padding:
+            body["padding"] = "x" * instance.view_padding
+        return web.json_response(body)
+
+    return answer
 
 
 def _handler(workspace: FakeWorkspace, instance: FakeInstance) -> Any:

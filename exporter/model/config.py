@@ -118,6 +118,10 @@ class WorkspaceConfig:
     health_networks: tuple[IPNetwork, ...] | None = None
     # ask /readyz instead of /livez (7.11+), at most every READYZ_MIN_INTERVAL seconds
     health_readyz: bool = False
+    # the links collector: where each instance's own API is, and where it may be asked (the
+    # config requires the list when links is on: it sends the workspace's credentials there)
+    links_address: str = DEFAULT_HEALTH_ADDRESS
+    links_networks: tuple[IPNetwork, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

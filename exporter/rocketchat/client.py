@@ -245,6 +245,26 @@ class RocketChatClient:
         )
         return answer.status, answer.body
 
+    async def get_at(self, base: str, path: str) -> Response:
+        """GET an API path at one instance's own address (the links collector), with the
+        workspace's credentials, straight to it (no proxy), within the probes' budget and
+        PROBE_MAX_BYTES. The caller has checked `base` against allowed_networks: credentials
+        go nowhere else."""
+        try:
+            where = URL(base + path)
+            if where.scheme not in ("http", "https") or not where.raw_host:
+                raise ValueError(base)
+        except ValueError:
+            raise PollError(
+                "invalid_response", "links: the instance's address is not a URL"
+            ) from None
+        await self._ensure_credentials()
+        shown = f"{where.raw_host}:{where.port}{where.raw_path}"
+        answer = await self._exchange(
+            "GET", where, shown, self._headers, None, direct=True, limit=PROBE_MAX_BYTES
+        )
+        return self._interpret(shown, answer.status, answer.headers, answer.body)
+
     async def _exchange(
         self,
         method: str,

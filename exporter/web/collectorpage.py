@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from exporter.alerts import conditions
-from exporter.collectors import health, licenses, omnichannel
+from exporter.collectors import health, licenses, links, omnichannel
 from exporter.collectors.registry import COLLECTORS
 from exporter.runtime.state import WorkspaceState
 from exporter.web.htmlbits import age, html_text, num, table
@@ -93,6 +93,39 @@ def _health(workspace: WorkspaceState) -> str:
     return "<h3>Instance health</h3>" + table(head, "".join(rows), "no instance checked yet")
 
 
+def _links(workspace: WorkspaceState) -> str:
+    """The mesh as a matrix: a row per instance asked, a column per peer; a broken link is
+    red, and marked one-way when the peer's own view says it is linked back."""
+    mesh = workspace.collected.get(links.ENDPOINT)
+    if not isinstance(mesh, links.Mesh):
+        return '<h3>Cluster links</h3><p class="muted">not asked yet</p>'
+    if mesh.note:
+        return f'<h3>Cluster links</h3><p class="muted">{html.escape(mesh.note)}</p>'
+    seen = {(v.host, v.port): {(h, p): ok for h, p, ok in v.links} for v in mesh.views}
+    peers = sorted({peer for view in seen.values() for peer in view} | set(seen))
+    head = ["asked \\ peer", *(html_text(f"{h}:{p}") for h, p in peers)]
+    rows = []
+    for view in mesh.views:
+        me = (view.host, view.port)
+        cells = []
+        for peer in peers:
+            ok = seen[me].get(peer)
+            if peer == me:
+                cells.append('<td class="muted">self</td>')
+            elif ok is None:
+                cells.append('<td class="muted">-</td>')
+            elif ok:
+                cells.append('<td class="ok">linked</td>')
+            else:
+                back = seen.get(peer, {}).get(me)
+                one_way = " (one-way: the peer sees it)" if back else ""
+                cells.append(f'<td class="bad">NO LINK{one_way}</td>')
+        error = f' <span class="muted">{html_text(view.error)}</span>' if view.error else ""
+        name = html_text(f"{view.host}:{view.port}")
+        rows.append(f"<tr><td>{name}{error}</td>{''.join(cells)}</tr>")
+    return "<h3>Cluster links</h3>" + table(head, "".join(rows), "no instance asked")
+
+
 def _omnichannel(workspace: WorkspaceState, holds: Holds) -> str:
     parts = []
     for endpoint in (omnichannel.AGENTS_ENDPOINT, omnichannel.CHATS_ENDPOINT):
@@ -125,6 +158,8 @@ def collectors_section(workspace: WorkspaceState, now: float, holds: Holds) -> s
         section += _license(workspace, now, holds)
     if "health" in enabled:
         section += _health(workspace)
+    if "links" in enabled:
+        section += _links(workspace)
     if "omnichannel" in enabled:
         section += _omnichannel(workspace, holds)
     return section

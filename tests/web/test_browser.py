@@ -56,7 +56,7 @@ async def test_status_page_renders_every_workspace_and_the_disconnected_instance
     try:
         run = await exporter_for(config_for(fake, poll_interval=0.5, statistics_interval=0.5))
         await run.wait_until(
-            lambda s: sum(1 for k in s if k[0] == "rocketchat_up") == 7, "every workspace polled"
+            lambda s: sum(1 for k in s if k[0] == "rocketchat_up") == 8, "every workspace polled"
         )
         url = run.exporter.url + "/"
         dom = await run_chromium("--dump-dom", url, profile=tmp_path / "profile-dom")
@@ -69,6 +69,7 @@ async def test_status_page_renders_every_workspace_and_the_disconnected_instance
         "acme-prod",
         "acme-staging",
         "acme-eu",
+        "acme-us",
         "acme-dr",
         "legacy",
         "ancient",

@@ -1,0 +1,146 @@
+"""links (opt-in): each instance's own instances.get, asked at its address, so the cluster is
+seen from every instance and not only from the one the load balancer picked. Realtime stalls
+come from broken links between particular pairs, sometimes one way only.
+
+Credentials go to each instance, so only addresses inside the workspace's allowed_networks are
+asked (the config requires the list), clusters of at most MAX_CLUSTER instances, at most every
+30 s, and each answer is capped like a health answer (PROBE_MAX_BYTES)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
+from exporter.collectors.expfmt import escape
+from exporter.collectors.fence import address, fence
+from exporter.collectors.records import parse_instances
+from exporter.rocketchat.errors import PollError
+from exporter.rocketchat.values import ParseError
+
+ENDPOINT = "links"
+LINK = "rocketchat_instance_link_connected"
+PATH = "/api/v1/instances.get"
+MAX_CLUSTER = 50
+LABELS = ("workspace", "host", "port", "peer_host", "peer_port")
+FAMILIES = (
+    Family(
+        LINK,
+        "gauge",
+        "1 if the instance at host:port says it holds a live cluster link to the peer at "
+        "peer_host:peer_port (its own instances.get), else 0; absent where it reports no links.",
+        LABELS,
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What one instance says of its peers: (peer host, peer port, connected) each."""
+
+    host: str
+    port: str
+    links: tuple[tuple[str, str, bool], ...] = ()
+    error: str = ""  # why there is no view (outside the fence, no answer, no links reported)
+
+
+@dataclass(frozen=True, slots=True)
+class Mesh:
+    views: tuple[View, ...]
+    note: str = ""  # why nobody was asked (a cluster too large, links not reported)
+
+
+def view_of(host: str, port: str, body: object) -> View:
+    """One instance's answer -> its links, itself left out; a peer restarting is listed twice
+    (old record disconnected, new connected): connected if any record of it is."""
+    try:
+        answer = parse_instances(body)
+    except ParseError as exc:
+        return View(host, port, error=f"not an instances.get answer: {exc}")
+    if not answer.links_reported:
+        return View(host, port, error="reports no links")
+    peers: dict[tuple[str, str], bool] = {}
+    for item in answer:
+        if (item.host, item.port) != (host, port):
+            key = (item.host, item.port)
+            peers[key] = peers.get(key, False) or bool(item.connected)
+    return View(host, port, tuple((h, p, ok) for (h, p), ok in sorted(peers.items())))
+
+
+async def fetch(ctx: Fetch) -> Mesh:
+    instances = ctx.state.instances
+    if instances is None:  # instances.get fails: the poller gives this the core's verdict
+        raise PollError("http_4xx", "no instances.get answer to ask", status=404)
+    workspace = ctx.workspace
+    asked = sorted({(i.host, i.port) for i in instances})
+    if not instances.links_reported:
+        return Mesh((), note="this server does not report links (Community Edition?)")
+    if len(asked) > MAX_CLUSTER:
+        return Mesh((), note=f"{len(asked)} instances: links are asked of at most {MAX_CLUSTER}")
+
+    async def ask(host: str, port: str) -> View:
+        if address(workspace.links_address, host, port) is None:
+            return View(host, port, error="no usable host and port in instances.get")
+        fenced, target = await fence(host, workspace.links_networks, workspace.links_address)
+        if fenced:
+            return View(host, port, error=fenced)
+        base = address(workspace.links_address, target, port)
+        assert base is not None
+        try:
+            response = await ctx.client.get_at(base, PATH)
+        except PollError as exc:
+            return View(host, port, error=exc.message)
+        return view_of(host, port, response.body)
+
+    # every instance within one timeout, as health does: one that hangs costs its own view
+    tasks = [asyncio.ensure_future(ask(host, port)) for host, port in asked]
+    try:
+        if tasks:
+            await asyncio.wait(tasks, timeout=workspace.timeout)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    late = f"no answer within {workspace.timeout:g}s"
+    return Mesh(
+        tuple(
+            task.result()
+            if not task.cancelled() and task.exception() is None
+            else View(host, port, error=late)
+            for task, (host, port) in zip(tasks, asked, strict=True)
+        )
+    )
+
+
+def render(ws_label: str, workspace: Collected, out: Out) -> None:
+    mesh = workspace.collected.get(ENDPOINT)
+    if not isinstance(mesh, Mesh):
+        return
+    for view in mesh.views:
+        asking = f'{ws_label},host="{escape(view.host)}",port="{escape(view.port)}"'
+        for peer_host, peer_port, connected in view.links:
+            out[LINK].append(
+                f'{LINK}{{{asking},peer_host="{escape(peer_host)}",'
+                f'peer_port="{escape(peer_port)}"}} {1 if connected else 0}\n'
+            )
+
+
+COLLECTOR = Collector(
+    name="links",
+    summary="each instance's own instances.get at its address: who holds a link to whom",
+    requests=(
+        Request(
+            ENDPOINT,
+            "/api/v1/instances.get at each instance (inside allowed_networks)",
+            lambda body, config: body,
+            fetch=fetch,
+        ),
+    ),
+    interval=lambda workspace: max(workspace.poll_interval, 30.0),
+    interval_doc="poll_interval, at least 30s",
+    families=FAMILIES,
+    render=render,
+    min_interval=30.0,
+    permission="view-statistics (the same user, at each instance's address)",
+    versions="6.0+ (Enterprise: links reported)",
+)
