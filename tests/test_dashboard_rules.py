@@ -122,6 +122,7 @@ def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
     names = {rule["alert"] for rule in rules}
     assert names == {
         "RocketChatInstanceDisconnected",
+        "RocketChatInstanceLinkBroken",
         "RocketChatInstanceVanished",
         "RocketChatInstanceHeartbeatStale",
         "RocketChatWorkspaceDown",
