@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CONFIG ?=
 ARGS ?=
 
-.PHONY: run test lint typecheck pytest system-deps bench clean
+.PHONY: run test lint typecheck pytest system-deps bench image-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ system-deps:
 ## bench: the fleet-scale benchmark; writes benchmarks/RESULTS.md (takes a few minutes)
 bench: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/bench.py
+
+## image-test: build the Docker image and check it runs (needs a Docker daemon; not in make test)
+image-test:
+	bash deploy/docker/image-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from exporter.app import Exporter
 from exporter.config.load import load_config
 from exporter.config.shard import assigned, parse_shard
 from exporter.exposition.render import Renderer
+from exporter.healthcheck import LISTEN_ENV
 from exporter.logsetup import setup_logging
 from exporter.model.config import DEFAULT_LISTEN, Config, ConfigError, parse_listen
 from exporter.runtime import gctune
@@ -44,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        help="address to serve on (default: config's listen, else 0.0.0.0:9877)",
+        default=os.environ.get(LISTEN_ENV) or None,
+        help=f"address to serve on (default: ${LISTEN_ENV} if set, else the config's listen, "
+        "else 0.0.0.0:9877)",
     )
     parser.add_argument(
         "--log-level",
@@ -243,13 +247,16 @@ def _loaded(path: str) -> Config:
 
 
 def _flag_errors(args: argparse.Namespace) -> tuple[Overrides, list[str]]:
+    """The flags' problems; --listen may come from $ROCKETCHAT_EXPORTER_LISTEN (the image
+    sets it, and its HEALTHCHECK reads the same variable)."""
     problems = []
     listen = shard = None
     if args.listen:
         try:
             listen = parse_listen(args.listen)
         except ValueError as exc:
-            problems.append(f"--listen: {exc}")
+            source = "--listen" if f"{args.listen}" != os.environ.get(LISTEN_ENV) else LISTEN_ENV
+            problems.append(f"{source}: {exc}")
     if args.shard:
         try:
             shard = parse_shard(args.shard)

@@ -246,3 +246,38 @@ async def test_bad_listen_flag_exits_2(listen: str) -> None:
     code, _, err = await run_cli("--demo", "--listen", listen)
     assert code == 2
     assert err.startswith("--listen: ")
+
+
+async def test_the_listen_address_from_the_environment_is_served_and_health_checked(
+    fake: FakeRocketChat, tmp_path: Path
+) -> None:
+    """The image sets ROCKETCHAT_EXPORTER_LISTEN; the exporter listens there and the
+    HEALTHCHECK (`python -m exporter.healthcheck`, no port) asks there."""
+    port = free_port()
+    env = {**os.environ, "ROCKETCHAT_EXPORTER_LISTEN": f"127.0.0.1:{port}"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "exporter", "--config", str(write_config(tmp_path, fake)),
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+
+        async def healthy(environment: dict[str, str]) -> int:
+            check = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "exporter.healthcheck", env=environment
+            )
+            return await asyncio.wait_for(check.wait(), timeout=60)
+
+        await wait_for(lambda: _zero(healthy(env)), "healthy at the address from the environment")
+        elsewhere = {**env, "ROCKETCHAT_EXPORTER_LISTEN": f"0.0.0.0:{free_port()}"}
+        assert await healthy(elsewhere) == 1
+        code, _, err = await run_cli(
+            "--demo", "--check-config", env={"ROCKETCHAT_EXPORTER_LISTEN": "nope"}
+        )
+        assert code == 2 and "ROCKETCHAT_EXPORTER_LISTEN: expected HOST:PORT" in err
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=DEADLINE)
+
+
+async def _zero(pending: Any) -> bool:
+    return bool(await pending == 0)

@@ -404,7 +404,9 @@ def test_shard_deployment_examples_are_consistent() -> None:
     assert sorted(targets) == sorted(f"{name}:9877" for name in replicas)
     documents = list(
         yaml.safe_load_all(
-            (repo / "deploy" / "kubernetes" / "rocketchat-exporter.yaml").read_text()
+            (
+                repo / "deploy" / "kubernetes" / "sharded" / "rocketchat-exporter-sharded.yaml"
+            ).read_text()
         )
     )
     kinds = {d["kind"]: d for d in documents}

@@ -92,7 +92,7 @@ def test_dockerfile_runs_non_root_with_exec_entrypoint_and_healthcheck() -> None
     assert 'ENTRYPOINT ["rocketchat-exporter"]' in text
     assert "STOPSIGNAL SIGTERM" in text and "EXPOSE 9877" in text
     healthcheck = text.split("HEALTHCHECK")[-1]
-    assert '"exporter.healthcheck", "9877"' in healthcheck and "curl" not in healthcheck
+    assert '"exporter.healthcheck"]' in healthcheck and "curl" not in healthcheck
     assert "/etc/rocketchat-exporter/config.yaml" in text
 
 
