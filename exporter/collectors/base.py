@@ -67,6 +67,9 @@ class Request:
     # instance, straight to its address); returns the data, raises PollError
     fetch: Callable[[Fetch], Awaitable[Any]] | None = None
     query_doc: str = ""  # the query string as the docs show it
+    # what the operator should know about a successful answer (e.g. a permission that would
+    # show more): the status page shows it beside "ok", the log says it once
+    note: Callable[[Any], str] | None = None
 
 
 def _no_render(ws_label: str, workspace: Collected, out: Out) -> None:

@@ -187,6 +187,19 @@ def render(ws_label: str, workspace: Collected, out: Out) -> None:
         _line(out, EXPIRY, ws_label, license_.expiry)
 
 
+PRIVILEGED = (
+    "limits and expiry not visible: grant the exporter's user view-privileged-setting "
+    "(RocketChatLicenseExpiringSoon cannot fire without it)"
+)
+
+
+def info_note(found: Any) -> str:
+    """An answer without limits and expiry: the user lacks view-privileged-setting."""
+    if isinstance(found, License) and not found.limits and found.expiry is None:
+        return PRIVILEGED
+    return ""
+
+
 COLLECTOR = Collector(
     name="licenses",
     summary="seats used and licensed, license limits and usage, prevented actions, trial, "
@@ -203,6 +216,7 @@ COLLECTOR = Collector(
             lambda body, config: parse_licenses_info(body),
             params=lambda: {"loadValues": "true"},
             query_doc="?loadValues=true",
+            note=info_note,
         ),
     ),
     interval=lambda workspace: workspace.statistics_interval,

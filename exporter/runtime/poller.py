@@ -85,6 +85,7 @@ class _Schedule:
     not_before: float = 0.0  # Unix seconds; no request before this
     backoff_steps: int = 0
     last_logged: str = ""
+    noted: str = ""  # the last note of a successful answer that was logged
     timer: asyncio.TimerHandle | None = None  # the next poll, while none runs
     polled: bool = False  # its first poll has ended (see client.FIRST_POLL)
     fire: Callable[[], None] | None = None  # what that timer calls (made once, see _prepare)
@@ -366,8 +367,12 @@ class Poller:
             self._failed(name, endpoint, owner, error, started, time.perf_counter() - t0, schedule)
             return
         duration = time.perf_counter() - t0
+        note = request.note(data) if request.note is not None else ""
+        if note and note != schedule.noted:  # once, not at every poll
+            log.info("workspace %s: %s: %s", name, endpoint, note)
+        schedule.noted = note
         self.state.record_success(
-            name, endpoint, data, started=started, duration=duration, owner=owner
+            name, endpoint, data, started=started, duration=duration, owner=owner, note=note
         )
         schedule.backoff_steps = 0
         schedule.not_before = (

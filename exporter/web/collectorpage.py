@@ -58,8 +58,10 @@ def _license(workspace: WorkspaceState, now: float, holds: Holds) -> str:
                 f'<span class="warn">{html_text(", ".join(blocked))}</span>' if blocked else "none",
             ),
         ]
-        if not found.limits:
-            rows.append(("limits", "not visible: the user lacks view-privileged-setting"))
+        if not found.limits and found.expiry is None:
+            rows.append(
+                ("limits, expiry", f'<span class="warn">{html.escape(licenses.PRIVILEGED)}</span>')
+            )
     return "<h3>License</h3><dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
 
 

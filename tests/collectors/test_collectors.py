@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from exporter.collectors.licenses import PRIVILEGED
 from exporter.collectors.registry import COLLECTORS, enabled, endpoints
 from exporter.config.load import load_config
 from exporter.demo.collectors import enterprise_license
@@ -82,7 +83,7 @@ async def test_licenses_export_seats_limits_prevented_actions_trial_modules_and_
 
 
 async def test_licenses_on_community_old_versions_and_without_privilege(
-    fake: FakeRocketChat, exporter_for: Any
+    fake: FakeRocketChat, exporter_for: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     """strings (7.10, Community): no seat limit; old (4.8): licenses.info is not available on
     this version — seats still come, nothing counts as an error; without view-privileged-setting
@@ -108,7 +109,16 @@ async def test_licenses_on_community_old_versions_and_without_privilege(
     _, page, _ = await run.get("/workspace/old")
     assert "licenses.info" in page and "not available on this version" in page
     _, page, _ = await run.get("/workspace/strings")
-    assert "lacks view-privileged-setting" in page
+    # said on the page (the license and the endpoint's row) and once in the log
+    assert page.count("grant the exporter&#x27;s user view-privileged-setting") >= 2
+    assert "RocketChatLicenseExpiringSoon cannot fire" in page
+    await run.wait_until(
+        lambda s: fake.workspaces["strings"].requests["licenses.info"] >= 3, "three polls"
+    )
+    said = [r.getMessage() for r in caplog.records if "view-privileged-setting" in r.getMessage()]
+    assert said == [f"workspace strings: licenses.info: {PRIVILEGED}"]
+    _, page, _ = await run.get("/workspace/new")  # an admin's view: nothing missing
+    assert "view-privileged-setting (Rocket" not in page
 
 
 # -- start-up order ---------------------------------------------------------------------------
