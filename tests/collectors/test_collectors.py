@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,7 @@ async def test_licenses_on_community_old_versions_and_without_privilege(
     this version — seats still come, nothing counts as an error; without view-privileged-setting
     the limits and expiry are absent, the rest is there."""
     fake.workspaces["strings"].privileged = False
+    caplog.set_level(logging.INFO, logger="exporter")
     run = await exporter_for(fast_config(fake))
     samples = await run.wait_until(
         lambda s: all(
