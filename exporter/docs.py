@@ -1,5 +1,6 @@
-"""The generated documents: the README's collector and metric tables (from the registry), the
-alert rules file and docs/runbooks.md (from the alerts table). Tests keep the committed files
+"""The generated documents: the collector and metric tables of docs/reference.md (from the
+registry), the README's alert table, the alert rules file and docs/runbooks.md (from the alerts
+table). Tests keep the committed files
 equal to this; `python -m exporter.docs --write` refreshes them all."""
 
 from __future__ import annotations
@@ -66,16 +67,17 @@ def alerts_table() -> str:
 TABLES = {"collectors": collectors_table, "metrics": metrics_table, "alerts": alerts_table}
 
 
-def refreshed(readme: str) -> str:
-    """The README with every generated table replaced by its current text."""
+def refreshed(text: str) -> str:
+    """The document with every generated table it has markers for replaced by its current
+    text (a document need not hold every table)."""
     for name, build in TABLES.items():
         begin, end = BEGIN.format(name), END.format(name)
-        head, _, rest = readme.partition(begin + "\n")
-        _, _, tail = rest.partition(end)
+        head, _, rest = text.partition(begin + "\n")
         if not rest:
-            raise ValueError(f"README has no {name} table markers")
-        readme = f"{head}{begin}\n{build()}\n{end}{tail}"
-    return readme
+            continue
+        _, _, tail = rest.partition(end)
+        text = f"{head}{begin}\n{build()}\n{end}{tail}"
+    return text
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -83,10 +85,21 @@ RULES = REPO / "prometheus" / "rules" / "rocketchat.rules.yml"
 RUNBOOKS = REPO / "docs" / "runbooks.md"
 
 
+HOLDERS = (REPO / "README.md", REPO / "docs" / "reference.md")  # the tables live in these
+
+
 def documents() -> dict[Path, str]:
-    """Every generated file with the text it should have."""
-    readme = REPO / "README.md"
-    return {readme: refreshed(readme.read_text()), RULES: rules_file(), RUNBOOKS: runbooks()}
+    """Every generated file with the text it should have; each table in one holder."""
+    texts = {path: path.read_text() for path in HOLDERS}
+    for name in TABLES:
+        holding = [p for p, t in texts.items() if BEGIN.format(name) in t]
+        if len(holding) != 1:
+            raise ValueError(f"the {name} table is in {len(holding)} documents, not one")
+    return {
+        **{path: refreshed(text) for path, text in texts.items()},
+        RULES: rules_file(),
+        RUNBOOKS: runbooks(),
+    }
 
 
 def main(argv: list[str]) -> int:

@@ -22,6 +22,7 @@ from contract import ADDITIONS, ALL_METRICS
 
 REPO = Path(__file__).parent.parent
 README = (REPO / "README.md").read_text()
+REFERENCE = (REPO / "docs" / "reference.md").read_text()  # flags, config, metrics, reasons
 
 
 def test_readme_starts_with_the_two_commands() -> None:
@@ -30,7 +31,7 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 
 def test_every_metric_is_in_the_readme_table_and_vice_versa() -> None:
-    rows = [line for line in README.splitlines() if line.startswith("| `rocketchat_")]
+    rows = [line for line in REFERENCE.splitlines() if line.startswith("| `rocketchat_")]
     documented: set[str] = set()
     for row in rows:
         cell = row.split("|")[1]
@@ -44,12 +45,34 @@ def test_every_metric_is_in_the_readme_table_and_vice_versa() -> None:
     assert documented == emitted == set(ALL_METRICS) | set(ADDITIONS)
 
 
-def test_the_readmes_collector_and_metric_tables_are_generated_from_the_registry() -> None:
+def test_the_collector_and_metric_tables_are_generated_from_the_registry() -> None:
     """`python -m exporter.docs --write` refreshes them; a collector added to the registry
-    shows up in the README, or this fails."""
-    assert refreshed(README) == README
+    shows up in docs/reference.md, or this fails."""
+    assert refreshed(REFERENCE) == REFERENCE and refreshed(README) == README
     for name in COLLECTORS:
-        assert f"| `{name}` |" in README
+        assert f"| `{name}` |" in REFERENCE
+
+
+def test_the_readme_is_the_operators_path_and_short() -> None:
+    """Two commands, then account, config, Prometheus, dashboard, deployment, in that order,
+    in at most 250 lines; the rest is in docs/ and linked."""
+    assert len(README.splitlines()) <= 250
+    order = [
+        "## 1. Point it at your Rocket.Chat", "### An account for the exporter",
+        "### The config, and a check", "## 2. Add it to Prometheus",
+        "## 3. The Grafana dashboard", "## 4. Run it",
+    ]  # fmt: skip
+    positions = [README.index(heading) for heading in order]
+    assert positions == sorted(positions)
+    for linked in ("docs/reference.md", "docs/runbooks.md", "docs/security.md",
+                   "docs/operations.md", "CONTRIBUTING.md"):  # fmt: skip
+        assert f"]({linked}" in README and (REPO / linked).exists()
+    # the Community path first: custom roles need Enterprise since 6.0
+    accounts = README.split("### An account for the exporter")[1].split("### The config")[0]
+    assert accounts.index("**Community") < accounts.index("**Enterprise")
+    for permission in ("view-statistics", "view-privileged-setting", "view-livechat-manager",
+                       "api-bypass-rate-limit"):  # fmt: skip
+        assert f"`{permission}`" in accounts
 
 
 def test_help_matches_the_readme_flag_table() -> None:
@@ -59,9 +82,9 @@ def test_help_matches_the_readme_flag_table() -> None:
         for option in action.option_strings
         if option.startswith("--") and option != "--help"
     }
-    table = set(re.findall(r"^\| `(--[a-z.-]+)", README, re.MULTILINE))
+    table = set(re.findall(r"^\| `(--[a-z.-]+)", REFERENCE, re.MULTILINE))
     assert flags == table
-    usage = README.split("## Command line")[1].split("```")[1]
+    usage = REFERENCE.split("## Command line")[1].split("```")[1]
     for flag in flags:
         assert flag in usage
 
