@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import re
+from collections.abc import Awaitable
 from socket import SOCK_STREAM
+from typing import TypeVar
 
 from exporter.model.config import IPNetwork, allowed
 
+T = TypeVar("T")
 _HOST = re.compile(r"[A-Za-z0-9._-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?")
 _PORT = re.compile(r"[0-9]{1,5}")
 
@@ -47,3 +50,21 @@ async def fence(
     if template.startswith("http:") and addresses:
         return "", str(addresses[0])
     return "", host
+
+
+async def all_within(limit: float, calls: list[Awaitable[T]]) -> list[T | None]:
+    """Every call at once, all within one timeout (the wait for a probe slot included): a poll
+    lands within its interval + timeout however many instances hang. None for each call not
+    done by then; all are cancelled when the poll is (a reload, the end): none outlives it."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        if tasks:
+            await asyncio.wait(tasks, timeout=limit)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return [
+        task.result() if not task.cancelled() and task.exception() is None else None
+        for task in tasks
+    ]

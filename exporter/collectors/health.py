@@ -5,7 +5,6 @@ event-loop histogram the orchestrator's probes read at each call. No credentials
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from typing import Any
 from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
 from exporter.collectors.catalogue import INSTANCE
 from exporter.collectors.expfmt import fmt, instance_labels
-from exporter.collectors.fence import address, fence
+from exporter.collectors.fence import address, all_within, fence
 from exporter.model.config import READYZ_MIN_INTERVAL
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
@@ -165,23 +164,16 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
         except PollError as exc:
             return InstanceHealth(instance_id, Health(healthy=False), exc.message)
 
-    # all of them within one timeout (the wait for a probe slot included): a poll of health
-    # lands within poll_interval + timeout however many instances hang; those not done by
-    # then are unhealthy, like those that did not answer
-    tasks = [asyncio.ensure_future(check(i.instance_id, i.host, i.port)) for i in instances]
-    try:
-        if tasks:
-            await asyncio.wait(tasks, timeout=ctx.workspace.timeout)
-    finally:  # also when this poll is cancelled (a reload, the end): no probe outlives it
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    # those not done within the timeout are unhealthy, like those that did not answer
+    done = await all_within(
+        ctx.workspace.timeout, [check(i.instance_id, i.host, i.port) for i in instances]
+    )
     late = f"no answer within {ctx.workspace.timeout:g}s"
     results = [
-        task.result()
-        if not task.cancelled() and task.exception() is None
+        found
+        if found is not None
         else InstanceHealth(instance.instance_id, Health(healthy=False), late)
-        for task, instance in zip(tasks, instances, strict=True)
+        for found, instance in zip(done, instances, strict=True)
     ]
     if results and all(r.health is None and not r.error for r in results):
         raise PollError("http_4xx", NO_ROUTE, status=404)  # "not available on this version"

@@ -8,12 +8,11 @@ asked (the config requires the list), clusters of at most MAX_CLUSTER instances,
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 
 from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
 from exporter.collectors.expfmt import escape
-from exporter.collectors.fence import address, fence
+from exporter.collectors.fence import address, all_within, fence
 from exporter.collectors.records import parse_instances
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError
@@ -93,21 +92,12 @@ async def fetch(ctx: Fetch) -> Mesh:
         return view_of(host, port, response.body)
 
     # every instance within one timeout, as health does: one that hangs costs its own view
-    tasks = [asyncio.ensure_future(ask(host, port)) for host, port in asked]
-    try:
-        if tasks:
-            await asyncio.wait(tasks, timeout=workspace.timeout)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    done = await all_within(workspace.timeout, [ask(host, port) for host, port in asked])
     late = f"no answer within {workspace.timeout:g}s"
     return Mesh(
         tuple(
-            task.result()
-            if not task.cancelled() and task.exception() is None
-            else View(host, port, error=late)
-            for task, (host, port) in zip(tasks, asked, strict=True)
+            view if view is not None else View(host, port, error=late)
+            for view, (host, port) in zip(done, asked, strict=True)
         )
     )
 
