@@ -47,12 +47,9 @@ def _license(workspace: WorkspaceState) -> licenses.License | None:
 
 def stat(statistics: Statistics | None, family: str, label: str = "") -> float | None:
     """One value of the statistics record's extra families (statfields), None when absent."""
-    if statistics is None:
+    if statistics is None or not statistics.more:
         return None
-    for name, text, value in statfields.present(statistics.more):
-        if name == family and text == label:
-            return value
-    return None
+    return statistics.more[statfields.POSITION[(family, label)]]
 
 
 def disconnected(workspace: WorkspaceState, now: float) -> Subjects:

@@ -242,6 +242,9 @@ SOURCES = tuple(
     for path, label_value in field.sources
 )
 
+# where each (family, label text) sits in a record's values: one look-up, not a scan
+POSITION = {(family, label): index for index, (family, label, _, _) in enumerate(SOURCES)}
+
 # a record's values, one per SOURCES entry (None: absent). Plain floats in a plain tuple: no
 # object per sample, and the garbage collector untracks the tuple after one look at it
 Values = tuple[float | None, ...]
