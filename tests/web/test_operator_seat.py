@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import aiohttp
 import yaml
 
 from exporter import __version__
+from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat
 
 from conftest import fast_config, parse_exposition, promtool, promtool_check_metrics, value
@@ -118,6 +120,45 @@ async def test_the_readme_docker_run_works_as_written(fake: FakeRocketChat, tmp_
         stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
         assert process.returncode == 0, stderr.decode()
     assert 'rocketchat_up{workspace="prod"} 1' in stdout.decode()
+
+
+async def test_the_readmes_config_section_scrapes_a_community_workspace(tmp_path: Path) -> None:
+    """A newcomer's path, README only: its config (the user id and token file filled in, as
+    the account steps produce them) and its check commands, against a simulated Community
+    Edition workspace (7.11, links not reported, no license)."""
+    section = README.split("### The config, and a check")[1].split("## 2.")[0]
+    config = yaml.safe_load(section.split("```yaml\n")[1].split("```")[0])
+    commands = section.split("```sh\n")[2].split("```")[0].splitlines()
+    community = FakeWorkspace(
+        name="community",
+        shape="B-ce",
+        instances=[FakeInstance("ce-1", "10.9.0.1"), FakeInstance("ce-2", "10.9.0.2")],
+        statistics=[make_statistics("7.11.0", time.time() - 3600, 120)],
+    )
+    server = FakeRocketChat([community])
+    await server.start()
+    try:
+        (workspace,) = config["workspaces"]
+        token = tmp_path / "rc_token"
+        token.write_text(community.token)
+        workspace["url"] = server.url_of("community")
+        workspace["auth"] = {"user_id": community.user_id, "token_file": str(token)}
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        outputs = []
+        for command in commands[:2]:  # --check-config, then --once
+            args = command.split("#")[0].split()[1:]
+            assert args[:2] == ["--config", "config.yaml"]
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "exporter", *args,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=tmp_path,
+            )  # fmt: skip
+            stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+            assert process.returncode == 0, stderr.decode()
+            outputs.append(stdout.decode())
+        assert 'rocketchat_up{workspace="prod"} 1' in outputs[1]  # what the README says to see
+        assert 'rocketchat_workspace_links_reported{workspace="prod"} 0' in outputs[1]
+    finally:
+        await server.stop()
 
 
 # -- Kubernetes: the PrometheusRule and the dashboard ConfigMap, generated ---------------------
