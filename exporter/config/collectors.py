@@ -94,7 +94,7 @@ class CollectorSettings(Checker):
                         self.error(
                             f"{where}.interval",
                             f"must be at least {collector.min_interval:g}s (more often disturbs "
-                            "the server, see the README)",
+                            "the server, see docs/reference.md)",
                         )
                 address = before.address
                 if "address_template" in value:

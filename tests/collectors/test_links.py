@@ -160,5 +160,5 @@ def test_links_needs_allowed_networks_and_at_least_30_seconds(tmp_path: Path) ->
         "collector: it sends the workspace's credentials to each instance's address (e.g. "
         "allowed_networks: [10.0.0.0/8])",
         f"{path}: workspaces[1].collectors.links.interval: must be at least 30s (more often "
-        "disturbs the server, see the README)",
+        "disturbs the server, see docs/reference.md)",
     ]
