@@ -153,14 +153,7 @@ def action_prevented(workspace: WorkspaceState, now: float) -> Subjects:
 
 def instance_health(workspace: WorkspaceState) -> Iterator[tuple[Instance, health.Health]]:
     """Each instance of the current answer with its latest health answer (as rendered)."""
-    checked = workspace.collected.get(health.ENDPOINT)
-    if not checked:
-        return
-    by_id = {r.instance_id: r.health for r in checked}
-    for instance in _items(workspace):
-        found = by_id.get(instance.instance_id)
-        if found is not None:
-            yield instance, found
+    return health.by_instance(workspace)
 
 
 def unhealthy(workspace: WorkspaceState, now: float) -> Subjects:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, R
 from exporter.collectors.catalogue import INSTANCE
 from exporter.collectors.expfmt import fmt, instance_labels
 from exporter.collectors.fence import address, all_within, fence
+from exporter.collectors.records import Instance
 from exporter.model.config import READYZ_MIN_INTERVAL
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
@@ -180,16 +182,21 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     return tuple(results)
 
 
-def render(ws_label: str, workspace: Collected, out: Out) -> None:
-    """Per instance of the current instances.get answer (no ghosts of vanished instances)."""
+def by_instance(workspace: Collected) -> Iterator[tuple[Instance, Health]]:
+    """Each instance of the current instances.get answer with its latest health answer (no
+    ghosts of vanished instances): what is rendered, and what the alert checks read."""
     checked = workspace.collected.get(ENDPOINT)
     if not checked or workspace.instances is None:
         return
     by_id = {r.instance_id: r.health for r in checked}
     for instance in workspace.instances:
         health = by_id.get(instance.instance_id)
-        if health is None:
-            continue
+        if health is not None:
+            yield instance, health
+
+
+def render(ws_label: str, workspace: Collected, out: Out) -> None:
+    for instance, health in by_instance(workspace):
         labels = instance_labels(ws_label, instance.instance_id, instance.host, instance.port)
         for family, value in (
             (HEALTHY, float(health.healthy)),

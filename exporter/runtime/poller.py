@@ -336,8 +336,8 @@ class Poller:
                     source=exc.source,
                     status=exc.status,
                 )
-            core = _core_failure(owner)
-            if collector.optional and exc.status == 404 and core is not None:
+            core = _core_failure(owner) if collector.optional and exc.status == 404 else None
+            if core is not None:
                 # the core fails too: maybe no Rocket.Chat at all, so no "not available on this
                 # version" (which would look green); this collector shares the core's verdict
                 exc = PollError(
