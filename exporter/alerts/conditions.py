@@ -12,14 +12,13 @@ from collections.abc import Iterator
 
 from exporter.collectors import health, licenses, links, omnichannel, statfields
 from exporter.collectors.records import Instance, Statistics
-from exporter.runtime.state import WorkspaceState
+from exporter.runtime.state import VANISHED_MEMORY, WorkspaceState
 
 Subjects = tuple[str, ...]
 WHOLE: Subjects = ("",)
 
 DISCONNECTED_FOR = "2m"
 HEARTBEAT_LAG = 30  # seconds behind the workspace's freshest heartbeat (pings every 10 s)
-VANISHED_WITHIN = 3600  # seconds: an instance listed this recently and gone now
 STALE_HOURS = 26  # the server writes a statistics record about once a day
 STALE_STATISTICS = STALE_HOURS * 3600
 SEATS_RATIO = 0.9
@@ -96,7 +95,7 @@ def vanished(workspace: WorkspaceState, now: float) -> Subjects:
         return ()
     return tuple(
         sorted(
-            hp for hp, seen in (workspace.vanished or {}).items() if now - seen < VANISHED_WITHIN
+            hp for hp, seen in (workspace.vanished or {}).items() if now - seen < VANISHED_MEMORY
         )
     )
 

@@ -417,11 +417,11 @@ class Poller:
 
 def _core_failure(workspace: WorkspaceState) -> tuple[str, str] | None:
     """(reason, message) of a core endpoint whose latest poll failed, None if none did."""
-    for endpoint in workspace.endpoints:
-        status = workspace.status[endpoint]
-        if status.attempted and not status.ok:
-            return status.last_reason, status.last_error
-    return None
+    failing = workspace.failing_core()
+    if not failing:
+        return None
+    status = workspace.status[failing[0]]
+    return status.last_reason, status.last_error
 
 
 def _paced(remaining: int | None, reset_at: float | None) -> float:

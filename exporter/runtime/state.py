@@ -98,6 +98,12 @@ class WorkspaceState:
             self._core_polled.set()
             self._core_polled = None
 
+    def failing_core(self) -> tuple[str, ...]:
+        """The core endpoints whose latest poll failed."""
+        return tuple(
+            e for e in self.endpoints if self.status[e].attempted and not self.status[e].ok
+        )
+
     def collector_success(self) -> list[tuple[str, bool]]:
         """(collector, ok) for each enabled collector whose endpoints have all been polled."""
         result = []

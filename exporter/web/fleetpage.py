@@ -20,12 +20,12 @@ from exporter.web.verdict import STATES, Judged, Verdict, judge, wanted_filter
 MAX_ROWS = 500
 
 
-def alert_chip(finding: Finding, with_subjects: bool = True) -> str:
-    """An alert's name as the pages show it, linked to its runbook."""
+def alert_chip(finding: Finding) -> str:
+    """An alert's name as the pages show it, with its subjects, linked to its runbook."""
     alert, subjects = finding
     named = [s for s in subjects if s]
     detail = f": {', '.join(named[:3])}{' ...' if len(named) > 3 else ''}" if named else ""
-    text = html_text(alert.title + (detail if with_subjects else ""))
+    text = html_text(alert.title + detail)
     return (
         f'<a class="alert {alert.severity}" href="/runbooks#{alert.anchor}" '
         f'title="{alert.name} ({alert.severity})">{text}</a>'

@@ -56,8 +56,12 @@ class Verdict:
             return 2
         return 3 if self.state == "pending" else 4
 
+    def subjects(self, name: str) -> tuple[str, ...]:
+        """What the alert `name` holds for now; () when it does not hold."""
+        return next((subjects for alert, subjects in self.findings if alert.name == name), ())
+
     def holds(self, name: str) -> bool:
-        return any(alert.name == name for alert, _ in self.findings)
+        return bool(self.subjects(name))
 
     def matches(self, wanted: str) -> bool:
         return (
@@ -78,11 +82,7 @@ def health(workspace: WorkspaceState, now: float) -> Verdict:
         unreported=answer is not None and not answer.links_reported,
         connected=sum(1 for i in items if i.connected),
         instances=len(items),
-        failing=tuple(
-            e
-            for e in workspace.endpoints
-            if workspace.status[e].attempted and not workspace.status[e].ok
-        ),
+        failing=workspace.failing_core(),
         findings=holding(workspace, now),
     )
 

@@ -24,10 +24,6 @@ HEARTBEAT = "RocketChatInstanceHeartbeatStale"
 QUIET_DISCONNECT = "not connected (a newer record of it is, or this license links no peers)"
 
 
-def _subjects(h: Verdict, name: str) -> tuple[str, ...]:
-    return next((subjects for alert, subjects in h.findings if alert.name == name), ())
-
-
 def flagged(text: str, on: bool, css: str = "warn") -> str:
     """A number coloured when it trips an alert."""
     return f'<span class="{css}">{text}</span>' if on else text
@@ -55,7 +51,7 @@ def _instance_row(instance: Instance, links_reported: bool, now: float, h: Verdi
         connected = {
             True: '<span class="ok">connected</span>',
             False: '<span class="bad">DISCONNECTED</span>'
-            if where in _subjects(h, DISCONNECTED)
+            if where in h.subjects(DISCONNECTED)
             else f'<span class="muted">{QUIET_DISCONNECT}</span>',
             None: "-",
         }[instance.connected]
@@ -71,7 +67,7 @@ def _instance_row(instance: Instance, links_reported: bool, now: float, h: Verdi
     beat = (
         "-"
         if heartbeat is None
-        else flagged(age(now - heartbeat), where in _subjects(h, HEARTBEAT), "bad")
+        else flagged(age(now - heartbeat), where in h.subjects(HEARTBEAT), "bad")
     )
     return (
         f"<tr><td>{html_text(f'{instance.host}:{instance.port}')}</td>"
