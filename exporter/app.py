@@ -14,6 +14,7 @@ from exporter.model.config import Config, ConfigError
 from exporter.runtime.poller import Poller, add_workspace, new_state
 from exporter.runtime.state import State
 from exporter.web.app import GUARD_KEY, Reloader, make_app
+from exporter.web.inflight import MAX_ANSWERS
 from exporter.web.listener import Listener
 from exporter.web.server import (
     HEADER_TIMEOUT,
@@ -39,6 +40,7 @@ class Exporter:
         lifecycle: bool = False,
         header_timeout: float = HEADER_TIMEOUT,
         max_connections: int | None = None,
+        max_answers: int = MAX_ANSWERS,
     ) -> None:
         self.config = assigned(config)
         self.web_config = web_config or WebConfig()
@@ -46,6 +48,7 @@ class Exporter:
         self.lifecycle = lifecycle
         self.header_timeout = header_timeout
         self.max_connections = max_connections
+        self.max_answers = max_answers
         self.state: State = new_state(self.config)
         self.poller = Poller(self.config, self.state)
         self.listener: Listener | None = None
@@ -67,6 +70,7 @@ class Exporter:
             reload=self.reloader,
             lifecycle=self.lifecycle,
             tracker=tracker,
+            max_answers=self.max_answers,
         )
         self.listener = Listener(
             app,

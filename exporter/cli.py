@@ -24,6 +24,7 @@ from exporter.logsetup import setup_logging
 from exporter.model.config import DEFAULT_LISTEN, Config, ConfigError, parse_listen
 from exporter.runtime import gctune
 from exporter.runtime.poller import Poller, new_state
+from exporter.web.inflight import MAX_ANSWERS
 from exporter.web.webconfig import WebConfig, load_web_config
 
 if TYPE_CHECKING:
@@ -90,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="enable POST /-/reload (off by default; SIGHUP always reloads)",
     )
     parser.add_argument(
+        "--web.max-requests",
+        dest="max_requests",
+        type=_positive,
+        default=MAX_ANSWERS,
+        metavar="N",
+        help="at most N /metrics answers in flight; one more aborts the oldest, so slow "
+        f"readers cannot pin memory (default {MAX_ANSWERS})",
+    )
+    parser.add_argument(
         "--shard",
         metavar="I/N",
         help="poll only the workspaces of shard I of N (overrides the config's shard)",
@@ -101,6 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +162,7 @@ async def _serve(
     overrides: Overrides,
     lifecycle: bool,
     web_path: str | None = None,
+    max_answers: int = MAX_ANSWERS,
 ) -> int:
     exporter: Exporter
 
@@ -160,7 +181,9 @@ async def _serve(
             gctune.settle(full=True)  # the new workspaces' state joins the frozen heap
         return problems
 
-    exporter = Exporter(config, web_config, reload if path else None, lifecycle=lifecycle)
+    exporter = Exporter(
+        config, web_config, reload if path else None, lifecycle=lifecycle, max_answers=max_answers
+    )
     gctune.tune()
     try:
         await exporter.start()
@@ -230,7 +253,13 @@ async def _run(
         if args.once:
             return await _once(config)
         return await _serve(
-            config, web_config, args.config, overrides, args.enable_lifecycle, args.web_config
+            config,
+            web_config,
+            args.config,
+            overrides,
+            args.enable_lifecycle,
+            args.web_config,
+            args.max_requests,
         )
     finally:
         if fake is not None:

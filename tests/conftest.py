@@ -234,13 +234,12 @@ def fast_config(server: FakeRocketChat, **overrides: Any) -> Config:
     return config_for(server, **options)
 
 
-@pytest.fixture(scope="session")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with the openssl command."""
+def make_certificate(folder: Path, subject: str, names: str) -> tuple[Path, Path]:
+    """A self-signed certificate (it is its own CA) for `names` (a subjectAltName value), made
+    with the openssl command."""
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.fail("openssl not found (Debian package openssl)")
-    folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
         [
@@ -253,9 +252,9 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
             "-days",
             "2",
             "-subj",
-            "/CN=127.0.0.1",
+            f"/CN={subject}",
             "-addext",
-            "subjectAltName=IP:127.0.0.1",
+            f"subjectAltName={names}",
             "-keyout",
             str(key),
             "-out",
@@ -266,6 +265,22 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         timeout=60,
     )
     return cert, key
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1."""
+    return make_certificate(tmp_path_factory.mktemp("tls"), "127.0.0.1", "IP:127.0.0.1")
+
+
+# OpenSSL matches no wildcard over a single label (*.test): each name is listed
+TEST_NAMES = ",".join(f"DNS:{n}.test" for n in ("rebind", "flaky", "both", "good", "gone"))
+
+
+@pytest.fixture(scope="session")
+def names_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for the host names of tests/netns."""
+    return make_certificate(tmp_path_factory.mktemp("tls-names"), "names.test", TEST_NAMES)
 
 
 def free_port() -> int:

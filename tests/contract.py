@@ -92,4 +92,7 @@ ADDITIONS = [
 
 # Every family the contract names is built now; a name the contract adds for a future issue goes
 # here until it is built (the contract test fails until it moves to the lists above).
-NOT_YET: set[str] = set()
+NOT_YET: set[str] = {  # issue 35, the support window
+    "rocketchat_workspace_version_support_end_timestamp_seconds",
+    "rocketchat_workspace_client_minimum_info",
+}

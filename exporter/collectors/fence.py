@@ -12,6 +12,7 @@ from socket import SOCK_STREAM
 from typing import TypeVar
 
 from exporter.model.config import IPNetwork, allowed
+from exporter.rocketchat.transport import Target
 
 T = TypeVar("T")
 _HOST = re.compile(r"[A-Za-z0-9._-]{1,253}|\[?[0-9A-Fa-f:.]{2,45}\]?")
@@ -28,28 +29,40 @@ def address(template: str, host: str, port: str) -> str | None:
     return template.format(host=host, port=port)
 
 
-async def fence(
-    host: str, networks: tuple[IPNetwork, ...] | None, template: str
-) -> tuple[str, str]:
-    """(why the instance may not be contacted, "" if it may; the host to connect to). The
-    answer names the address, so it is checked against allowed_networks (model.config.allowed)
-    before any connection: a name, or a numeric form like 2130706433, is resolved first, and
-    for http the address checked is the one connected to (no second lookup to rebind)."""
+async def reach(
+    template: str, host: str, port: str, networks: tuple[IPNetwork, ...] | None
+) -> Target | str:
+    """The instance's Target, or why it may not be contacted. The answer names the address, so
+    it is checked against allowed_networks (model.config.allowed) before any connection: a name,
+    or a numeric form like 2130706433, is resolved once, every address it gives must be
+    inside, and the connection goes to the first of them (http and https alike). A name that
+    does not resolve is not contacted (fail closed: a lookup that fails now may answer an
+    outside address to the next asker)."""
+    if address(template, host, port) is None:
+        return "no usable host and port in instances.get"
     bare = host[1:-1] if host.startswith("[") else host
+    name: str | None = None
     try:
         addresses = [ipaddress.ip_address(bare)]
     except ValueError:
+        name = bare
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(bare, None, type=SOCK_STREAM)
-        except (OSError, UnicodeError):
-            return "", host  # the probe itself reports that it does not resolve
-        addresses = [ipaddress.ip_address(str(info[4][0]).partition("%")[0]) for info in infos]
+            addresses = [ipaddress.ip_address(str(i[4][0]).partition("%")[0]) for i in infos]
+        except (OSError, UnicodeError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or type(exc).__name__
+            return f"not contacted: {bare} does not resolve ({why})"
+    if not addresses:
+        return f"not contacted: {bare} does not resolve (no address)"
     for found in addresses:
         if not allowed(found, networks):
-            return f"not contacted: {found} is outside allowed_networks", host
-    if template.startswith("http:") and addresses:
-        return "", str(addresses[0])
-    return "", host
+            return f"not contacted: {found} is outside allowed_networks"
+    base = address(template, str(addresses[0]), port)
+    assert base is not None  # an address and the port already checked
+    if name is None:
+        return Target(base)
+    default = "443" if template.startswith("https:") else "80"
+    return Target(base, name, name if port == default else f"{name}:{port}")
 
 
 async def all_within(limit: float, calls: list[Awaitable[T]]) -> list[T | None]:

@@ -14,10 +14,11 @@ from typing import Any
 from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
 from exporter.collectors.catalogue import INSTANCE
 from exporter.collectors.expfmt import fmt, instance_labels
-from exporter.collectors.fence import address, all_within, fence
+from exporter.collectors.fence import all_within, reach
 from exporter.collectors.records import Instance
 from exporter.model.config import READYZ_MIN_INTERVAL
 from exporter.rocketchat.errors import PollError
+from exporter.rocketchat.transport import Target
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
 
 _PERCENT = re.compile(r"\s*([0-9.]+)\s*%\s*")
@@ -124,11 +125,11 @@ def _paths(version: str | None, readyz: bool = False) -> tuple[str, ...]:
     return (live,) if (major, minor) >= (7, 11) else ("/health",)
 
 
-async def _one(ctx: Fetch, base: str, paths: tuple[str, ...]) -> Health | None:
+async def _one(ctx: Fetch, target: Target, paths: tuple[str, ...]) -> Health | None:
     """One instance: its answer, Health(False) when it says so; PollError when it does not
     answer; None when it has no health route."""
     for path in paths:
-        status, raw = await ctx.client.probe(base + path)
+        status, raw = await ctx.client.probe(target, path)
         if status == 404:
             continue
         text = raw.decode("utf-8", "replace")
@@ -151,18 +152,13 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     paths = _paths(ctx.state.running_version, ctx.workspace.health_readyz)
 
     async def check(instance_id: str, host: str, port: str) -> InstanceHealth:
-        if address(ctx.workspace.health_address, host, port) is None:
-            return InstanceHealth(instance_id, None, "no usable host and port in instances.get")
-        fenced, host = await fence(
-            host, ctx.workspace.health_networks, ctx.workspace.health_address
+        target = await reach(
+            ctx.workspace.health_address, host, port, ctx.workspace.health_networks
         )
-        if fenced:
-            return InstanceHealth(instance_id, None, fenced)  # unknown, not unhealthy
-        base = address(ctx.workspace.health_address, host, port)
-        if base is None:
-            return InstanceHealth(instance_id, None, "no usable host and port in instances.get")
+        if isinstance(target, str):
+            return InstanceHealth(instance_id, None, target)  # unknown, not unhealthy
         try:
-            return InstanceHealth(instance_id, await _one(ctx, base, paths))
+            return InstanceHealth(instance_id, await _one(ctx, target, paths))
         except PollError as exc:
             return InstanceHealth(instance_id, Health(healthy=False), exc.message)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
 from exporter.collectors.expfmt import escape
-from exporter.collectors.fence import address, all_within, fence
+from exporter.collectors.fence import all_within, reach
 from exporter.collectors.records import parse_instances
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError
@@ -78,15 +78,11 @@ async def fetch(ctx: Fetch) -> Mesh:
         return Mesh((), note=f"{len(asked)} instances: links are asked of at most {MAX_CLUSTER}")
 
     async def ask(host: str, port: str) -> View:
-        if address(workspace.links_address, host, port) is None:
-            return View(host, port, error="no usable host and port in instances.get")
-        fenced, target = await fence(host, workspace.links_networks, workspace.links_address)
-        if fenced:
-            return View(host, port, error=fenced)
-        base = address(workspace.links_address, target, port)
-        assert base is not None
+        target = await reach(workspace.links_address, host, port, workspace.links_networks)
+        if isinstance(target, str):
+            return View(host, port, error=target)
         try:
-            response = await ctx.client.get_at(base, PATH)
+            response = await ctx.client.get_at(target, PATH)
         except PollError as exc:
             return View(host, port, error=exc.message)
         return view_of(host, port, response.body)

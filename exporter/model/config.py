@@ -77,16 +77,35 @@ DEFAULT_HEALTH_ADDRESS = "http://{host}:{port}"
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
+
+
+def carried(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The IPv4 address an IPv6 address leads to, where it carries one: IPv4-mapped
+    (::ffff:a.b.c.d), NAT64 (64:ff9b::a.b.c.d, translated by a gateway) and IPv4-compatible
+    (::a.b.c.d); else the address itself. A fence judges where a connection ends up."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    value = int(address)
+    if address in NAT64 or (value >> 32 == 0 and value > 1):  # not :: nor ::1
+        return ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    return address
+
+
 def allowed(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: tuple[IPNetwork, ...] | None
 ) -> bool:
-    """Whether a collector may connect to `address`: inside `networks` (allowed_networks), or,
-    without a list, anything but link-local (cloud metadata services live there), multicast,
-    unspecified and broadcast addresses."""
+    """Whether a collector may connect to `address`, judged as the IPv4 address it carries if
+    any (carried): inside `networks` (allowed_networks), or, without a list, anything but
+    link-local (cloud metadata services live there), multicast, unspecified and broadcast
+    addresses."""
+    address = carried(address)
     if networks is not None:
         return any(address in network for network in networks)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     broadcast = address == ipaddress.IPv4Address("255.255.255.255")
     return not (
         address.is_link_local or address.is_multicast or address.is_unspecified or broadcast

@@ -25,6 +25,7 @@ from exporter.rocketchat.errors import PollError, Response, remaining, reset_sec
 from exporter.rocketchat.transport import (
     Answer,
     Sessions,
+    Target,
     TlsSetting,
     env_proxy,
     exchange,
@@ -226,44 +227,48 @@ class RocketChatClient:
         answer = await self._exchange(method, url, path, headers, body, direct=False)
         return self._interpret(path, answer.status, answer.headers, answer.body)
 
-    async def probe(self, url: str) -> tuple[int, bytes]:
-        """GET a full URL without credentials (an instance's own health route), straight to
-        the address (no proxy): the status and the body, within the workspace's timeout, the
-        probes' concurrency budget and PROBE_MAX_BYTES (real answers are a few hundred bytes:
-        a thousand instances answering big bodies must not take the exporter's memory)."""
-        try:
-            where = URL(url)
-            if where.scheme not in ("http", "https") or not where.raw_host:
-                raise ValueError(url)
-        except ValueError:
-            raise PollError(
-                "invalid_response", "health: the instance's address is not a URL"
-            ) from None
-        shown = f"{where.raw_host}:{where.port}{where.raw_path}"
+    async def probe(self, target: Target, path: str) -> tuple[int, bytes]:
+        """GET a path at an instance's own address (its health route) without credentials,
+        straight to the address the fence checked (no proxy, no second lookup): the status and
+        the body, within the workspace's timeout, the probes' concurrency budget and
+        PROBE_MAX_BYTES (real answers are a few hundred bytes: a thousand instances answering
+        big bodies must not take the exporter's memory)."""
+        where, shown, headers = self._at(target, path, "health", _COMMON)
         answer = await self._exchange(
-            "GET", where, shown, _COMMON, None, direct=True, limit=PROBE_MAX_BYTES
+            "GET", where, shown, headers, None, direct=True, limit=PROBE_MAX_BYTES, target=target
         )
         return answer.status, answer.body
 
-    async def get_at(self, base: str, path: str) -> Response:
+    async def get_at(self, target: Target, path: str) -> Response:
         """GET an API path at one instance's own address (the links collector), with the
-        workspace's credentials, straight to it (no proxy), within the probes' budget and
-        PROBE_MAX_BYTES. The caller has checked `base` against allowed_networks: credentials
-        go nowhere else."""
-        try:
-            where = URL(base + path)
-            if where.scheme not in ("http", "https") or not where.raw_host:
-                raise ValueError(base)
-        except ValueError:
-            raise PollError(
-                "invalid_response", "links: the instance's address is not a URL"
-            ) from None
+        workspace's credentials, as probe does. The caller has checked `target` against
+        allowed_networks, and the connection goes to that address only: credentials go nowhere
+        else."""
         await self._ensure_credentials()
-        shown = f"{where.raw_host}:{where.port}{where.raw_path}"
+        where, shown, headers = self._at(target, path, "links", self._headers)
         answer = await self._exchange(
-            "GET", where, shown, self._headers, None, direct=True, limit=PROBE_MAX_BYTES
+            "GET", where, shown, headers, None, direct=True, limit=PROBE_MAX_BYTES, target=target
         )
         return self._interpret(shown, answer.status, answer.headers, answer.body)
+
+    @staticmethod
+    def _at(
+        target: Target, path: str, collector: str, headers: dict[str, str]
+    ) -> tuple[URL, str, dict[str, str]]:
+        """The URL at the checked address, how errors name it (the instance's own host), and
+        the headers (Host: the name the answer gave, for virtual hosts behind the address)."""
+        try:
+            where = URL(target.base + path)
+            if where.scheme not in ("http", "https") or not where.raw_host:
+                raise ValueError(target.base)
+        except ValueError:
+            raise PollError(
+                "invalid_response", f"{collector}: the instance's address is not a URL"
+            ) from None
+        shown = f"{target.name or where.raw_host}:{where.port}{where.raw_path}"
+        if target.host_header is not None:
+            headers = {**headers, "Host": target.host_header}
+        return where, shown, headers
 
     async def _exchange(
         self,
@@ -275,6 +280,7 @@ class RocketChatClient:
         *,
         direct: bool,
         limit: int | None = None,
+        target: Target | None = None,
     ) -> Answer:
         """One request within the workspace's timeout, which counts the wait for a slot too:
         this workspace's share of them, then the fleet's (the API's, or the probes' for
@@ -298,6 +304,7 @@ class RocketChatClient:
                 body=body,
                 proxy=proxy,
                 ca_file_set=self.workspace.tls.ca_file is not None,
+                server_hostname=None if target is None else target.name,
             )
 
         started = False  # a slot was free in time and the request went out

@@ -46,6 +46,17 @@ class Answer:
     body: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a collector connects: `base` names the exact address the fence checked (so no
+    second lookup can rebind it); `name` is the host as the answer gave it, kept for TLS (SNI
+    and the certificate's check) and the Host header, None when the answer gave an address."""
+
+    base: str
+    name: str | None = None
+    host_header: str | None = None
+
+
 def tls_setting(workspace: WorkspaceConfig) -> TlsSetting:
     """The workspace's TLS setting (used for https URLs only). Contexts of the same ca_file
     are shared: a fleet often has one, and each context holds the parsed certificates."""
@@ -148,12 +159,19 @@ async def exchange(
     body: bytes | None = None,
     proxy: str | None = None,
     ca_file_set: bool = False,
+    server_hostname: str | None = None,
 ) -> Answer:
     """One request; every failure a PollError naming `shown` (the path, never a secret).
     The caller bounds the time (asyncio.timeout) and the concurrency."""
     try:
         async with session.request(
-            method, url, headers=headers, data=body, allow_redirects=False, proxy=proxy
+            method,
+            url,
+            headers=headers,
+            data=body,
+            allow_redirects=False,
+            proxy=proxy,
+            server_hostname=server_hostname if url.scheme == "https" else None,
         ) as resp:
             return Answer(resp.status, resp.headers, await _read_capped(resp, shown, limit))
     except aiohttp.ClientError as exc:

@@ -17,6 +17,7 @@ from exporter.exposition.publisher import Publisher
 from exporter.runtime.state import State
 from exporter.web.fleetpage import fleet_main, fleet_page
 from exporter.web.guard import WebGuard
+from exporter.web.inflight import MAX_ANSWERS, InFlight
 from exporter.web.runbookpage import runbooks_page
 from exporter.web.server import BusyTracker, accepts_gzip, send_exposition
 from exporter.web.verdict import judge_async, wanted_filter
@@ -46,6 +47,7 @@ RELOAD_KEY: web.AppKey[Reloader] = web.AppKey("reload")
 
 
 GUARD_KEY = web.AppKey("guard", WebGuard)
+INFLIGHT_KEY = web.AppKey("inflight", InFlight)
 
 
 def make_app(
@@ -55,6 +57,7 @@ def make_app(
     reload: Reloader | None = None,
     lifecycle: bool = False,
     tracker: BusyTracker | None = None,
+    max_answers: int = MAX_ANSWERS,
 ) -> web.Application:
     """The exporter's HTTP application. `web_config` adds its rate limit, client SAN check,
     basic auth (all but /healthz) and headers; POST /-/reload exists only with `lifecycle`."""
@@ -66,6 +69,7 @@ def make_app(
     app[STATE_KEY] = state
     app[PUBLISHER_KEY] = Publisher(state)
     app[GUARD_KEY] = guard
+    app[INFLIGHT_KEY] = InFlight(max_answers)
     app[PAGE_CACHE_KEY] = PageCache()
     app.on_response_prepare.append(guard.on_prepare)
     if reload is not None:
@@ -89,10 +93,11 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     if publisher.generation < 0:  # a scrape before the first background render
         publisher.publish_now()
     own = publisher.self_metrics.text()
+    inflight = request.app[INFLIGHT_KEY]
     if publisher.gzip_current and accepts_gzip(request):
         head, tail = publisher.gzip_head, publisher.gzip_tail(own)
-        return await send_exposition(request, head, tail, gzipped=True)
-    return await send_exposition(request, publisher.joined(), own, gzipped=False)
+        return await send_exposition(request, head, tail, gzipped=True, inflight=inflight)
+    return await send_exposition(request, publisher.joined(), own, gzipped=False, inflight=inflight)
 
 
 async def reload_config(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from exporter.collectors.expfmt import CONTENT_TYPE
+from exporter.web.inflight import InFlight
 
 log = logging.getLogger("exporter.web")
 
@@ -212,12 +213,17 @@ STALL_TIMEOUT = 60.0
 
 
 async def send_exposition(
-    request: web.Request, body: bytes, tail: bytes, *, gzipped: bool
+    request: web.Request,
+    body: bytes,
+    tail: bytes,
+    *,
+    gzipped: bool,
+    inflight: InFlight | None = None,
 ) -> web.StreamResponse:
     """A /metrics answer: the exposition (or its open gzip stream) and its tail (the
     self-metrics, or their gzip end), never joined into one copy, written in slices as the
-    client reads them (a watchdog closes it after STALL_TIMEOUT without progress); HEAD gets
-    the headers only."""
+    client reads them (a watchdog closes it after STALL_TIMEOUT without progress; `inflight`
+    bounds the answers and the versions they hold); HEAD gets the headers only."""
     response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE, "Vary": "Accept-Encoding"})
     if gzipped:
         response.headers["Content-Encoding"] = "gzip"
@@ -228,6 +234,7 @@ async def send_exposition(
     loop = asyncio.get_running_loop()
     progress = [loop.time()]  # when the last slice was taken
     watchdog = _Watchdog(request, progress, loop)
+    key = None if inflight is None else inflight.admit(request, body)
     try:
         for data in (body, tail):
             view = memoryview(data)
@@ -239,6 +246,8 @@ async def send_exposition(
         pass
     finally:
         watchdog.cancel()
+        if inflight is not None and key is not None:
+            inflight.release(key)
     return response
 
 

@@ -29,6 +29,10 @@ from conftest import series, value
         ("169.254.169.254", False),  # cloud metadata services
         ("fe80::1", False),
         ("::ffff:169.254.169.254", False),  # the same, IPv4-mapped
+        ("64:ff9b::a9fe:a9fe", False),  # the same through a NAT64 gateway
+        ("::a9fe:a9fe", False),  # the same, IPv4-compatible
+        ("64:ff9b::a00:5", True),  # 10.0.0.5 through NAT64
+        ("::1", True),
         ("224.0.0.1", False),
         ("ff02::1", False),
         ("0.0.0.0", False),
@@ -48,6 +52,24 @@ def test_a_listed_fence_allows_only_its_networks() -> None:
     assert allowed(ipaddress.ip_address("fd00::5"), networks)
     assert not allowed(ipaddress.ip_address("127.0.0.1"), networks)
     assert not allowed(ipaddress.ip_address("169.254.169.254"), ())
+
+
+@pytest.mark.parametrize(
+    ("address", "verdict"),
+    [
+        ("::ffff:10.1.2.3", True),
+        ("64:ff9b::10.1.2.3", True),
+        ("::10.1.2.3", True),
+        ("::ffff:127.0.0.1", False),
+        ("64:ff9b::127.0.0.1", False),
+        ("::127.0.0.1", False),
+    ],
+)
+def test_a_listed_fence_judges_mapped_nat64_and_compatible_addresses_by_their_ipv4(
+    address: str, verdict: bool
+) -> None:
+    networks = (ipaddress.ip_network("10.0.0.0/8"),)
+    assert allowed(ipaddress.ip_address(address), networks) is verdict
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from exporter.model.config import Secret, TLSConfig, TokenAuth, WorkspaceConfig
 from exporter.rocketchat.client import RocketChatClient
 from exporter.rocketchat.errors import PollError
-from exporter.rocketchat.transport import Sessions
+from exporter.rocketchat.transport import Sessions, Target
 
 from proxy import ForwardProxy
 
@@ -398,9 +398,9 @@ async def test_an_instances_own_health_answer_is_capped_at_64_kib(
     small = await raw(script)
     big = await raw(answering(ok(b" " * (PROBE_MAX_BYTES + 1))))
     client = client_for(sessions, "http://chat.example.com", limit=16 << 20)
-    assert await client.probe(f"{small.url}/livez") == (200, b'{"status": "ok"}')
+    assert await client.probe(Target(small.url), "/livez") == (200, b'{"status": "ok"}')
     with pytest.raises(PollError) as error:
-        await client.probe(f"{big.url}/livez")
+        await client.probe(Target(big.url), "/livez")
     assert error.value.reason == "too_large"
     assert TOKEN.encode() not in small.requests[0]  # no credentials go to an instance
 
