@@ -1,4 +1,5 @@
-"""Reading a config file safely: bounded size, UTF-8, YAML without aliases, clear errors."""
+"""Reading a config file safely: bounded size, UTF-8, YAML without aliases or duplicate keys,
+clear errors."""
 
 from __future__ import annotations
 
@@ -10,7 +11,31 @@ import yaml
 from exporter.model.config import ConfigError
 
 # libyaml's loader when PyYAML was built with it: ten times faster on a 1000-workspace config
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[valid-type,misc]
+    """The safe loader, refusing a key given twice in one mapping: YAML says keys are unique,
+    and PyYAML would let the last one win silently (a second `token_file:` further down)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_YAML_LOADER: type[yaml.SafeLoader] = _Loader
 
 
 def read_text(filename: str, what: str, cap: int) -> str:
@@ -43,6 +68,14 @@ def parse_yaml(text: str, filename: str) -> Any:
                         ]
                     )
         return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except _DuplicateKey as exc:
+        shown = exc.key if len(exc.key) <= 60 and exc.key.isprintable() else "a key"
+        raise ConfigError(
+            [
+                f"{filename}: line {exc.line}: duplicate key {shown!r} in one mapping (the "
+                "later value would silently win); keep one"
+            ]
+        ) from None
     except yaml.YAMLError:
         raise ConfigError([f"{filename}: {_yaml_problem(text)}"]) from None
     except RecursionError:

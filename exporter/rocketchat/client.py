@@ -29,6 +29,7 @@ from exporter.rocketchat.transport import (
     TlsSetting,
     env_proxy,
     exchange,
+    proxy_refusal,
     tls_setting,
 )
 from exporter.rocketchat.values import ParseError, error_code, parse_login
@@ -62,6 +63,7 @@ class RocketChatClient:
         "_login_lock",
         "_probe_share",
         "_proxy",
+        "_proxy_source",
         "_share",
         "_token",
         "_urls",
@@ -87,11 +89,13 @@ class RocketChatClient:
         self._probe_share = asyncio.Semaphore(sessions.workspace_probe_share)
         # the workspace's proxy_url, else the one the environment names for its URL
         configured = workspace.proxy_url
-        self._proxy = (
-            configured.reveal()
+        chosen = (
+            (configured.reveal(), "proxy_url")
             if configured is not None
             else env_proxy(URL(workspace.url), sessions.env_proxies)
         )
+        self._proxy: str | None = chosen[0] if chosen else None
+        self._proxy_source = chosen[1] if chosen else ""  # which setting named the proxy
         self.on_login = on_login
         self.workspace = workspace
         self.max_response_bytes = max_response_bytes
@@ -225,6 +229,8 @@ class RocketChatClient:
             headers = {**headers, "Content-Type": "application/json"}
         url = self._url(path, params)
         answer = await self._exchange(method, url, path, headers, body, direct=False)
+        if answer.status == 407 and self._proxy is not None:  # the proxy's, not the server's
+            raise proxy_refusal(path, 407, self._proxy_source)
         return self._interpret(path, answer.status, answer.headers, answer.body)
 
     async def probe(self, target: Target, path: str) -> tuple[int, bytes]:
@@ -303,6 +309,7 @@ class RocketChatClient:
                 headers=headers,
                 body=body,
                 proxy=proxy,
+                proxy_source=self._proxy_source,
                 ca_file_set=self.workspace.tls.ca_file is not None,
                 server_hostname=None if target is None else target.name,
             )

@@ -12,7 +12,7 @@ class Inflater:
     """Undoes a Content-Encoding while counting the output against the size cap, so a small
     compressed answer can never become a large body in memory (decompression bombs). A gzip
     body of several members (concatenated streams, as gzip(1) and aiohttp accept) is read
-    whole."""
+    whole, zero padding after a member skipped (as gzip(1) and Python's gzip do)."""
 
     def __init__(self, encoding: str, path: str, limit: int) -> None:
         self.path, self.limit, self.size = path, limit, 0
@@ -36,14 +36,16 @@ class Inflater:
         out: list[bytes] = []
         try:
             while chunk:
+                if self.zlib.eof:  # between members: zero padding is skipped, as gzip(1) does
+                    chunk = chunk.lstrip(b"\0")
+                    if not chunk:
+                        break
+                    self.zlib = zlib.decompressobj(wbits=self.wbits)  # the next member
                 piece = self.zlib.decompress(chunk, self.limit - self.size + 1)
                 out.append(self._count(piece))
                 if self.zlib.unconsumed_tail:  # more output than the cap allows
                     raise self.too_large()
-                chunk = b""
-                if self.zlib.eof and self.zlib.unused_data:  # the next gzip member
-                    chunk = self.zlib.unused_data
-                    self.zlib = zlib.decompressobj(wbits=self.wbits)
+                chunk = self.zlib.unused_data if self.zlib.eof else b""
         except zlib.error:
             raise PollError("invalid_response", f"{self.path}: corrupt compressed answer") from None
         return out[0] if len(out) == 1 else b"".join(out)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import os
 import ssl
 import urllib.request
@@ -88,19 +89,54 @@ def shares(max_concurrency: int) -> tuple[int, int, int]:
     return max(2, max_concurrency // 4), probes, max(1, probes // 4)
 
 
-# urllib's NO_PROXY matching (what curl does: suffixes, ports, `*`); typeshed does not list it
+# urllib's NO_PROXY matching of names (curl's: suffixes, a leading dot, `*`); typeshed does not
+# list it. Addresses and CIDR ranges, and trailing dots, are read by no_proxy_bypass first.
 _bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
 
 
-def env_proxy(url: URL, proxies: dict[str, str]) -> str | None:
+def no_proxy_bypass(host: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY lists `host`, as curl reads it: `*`; names, with or without a leading
+    dot, matching the name and its subdomains; IPv4 and IPv6 addresses and CIDR ranges
+    (10.0.0.0/8, fd00::/8; an address matches its IPv4-mapped form too); a trailing dot
+    ignored in the host and in the entries. Entries are separated by commas or spaces."""
+    host = host.strip("[]").rstrip(".").lower()
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None and isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    names = []
+    for entry in no_proxy.replace(" ", ",").split(","):
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        try:
+            network = ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            name, colon, port = entry.rpartition(":")
+            if colon and port.isdigit() and name and ":" not in name:
+                names.append(f"{name.rstrip('.')}:{port}")
+            else:
+                names.append(entry.rstrip("."))
+            continue
+        if ip is not None and ip.version == network.version and ip in network:
+            return True
+    return bool(names) and _bypass(host, {"no": ",".join(names)})
+
+
+def env_proxy(url: URL, proxies: dict[str, str]) -> tuple[str, str] | None:
     """The proxy `proxies` (the environment's, urllib.request.getproxies_environment) name for
-    `url`, as curl reads them: HTTPS_PROXY/HTTP_PROXY by scheme (either case), none for a host
-    NO_PROXY lists. Looked up once per workspace, not through aiohttp's trust_env: that asks a
-    worker thread twice per request (proxy, and ~/.netrc for credentials the exporter must not
-    send)."""
-    if url.host is None or _bypass(url.host, proxies):
+    `url`, and the variable that named it: HTTPS_PROXY/HTTP_PROXY by scheme (either case),
+    none for a host NO_PROXY lists (no_proxy_bypass). Looked up once per workspace, not
+    through aiohttp's trust_env: that asks a worker thread twice per request (proxy, and
+    ~/.netrc for credentials the exporter must not send)."""
+    if url.host is None or no_proxy_bypass(url.host, proxies.get("no", "")):
         return None
-    return proxies.get(url.scheme)
+    proxy = proxies.get(url.scheme)
+    return None if proxy is None else (proxy, f"{url.scheme.upper()}_PROXY")
 
 
 class Sessions:
@@ -158,6 +194,7 @@ async def exchange(
     headers: dict[str, str],
     body: bytes | None = None,
     proxy: str | None = None,
+    proxy_source: str = "",
     ca_file_set: bool = False,
     server_hostname: str | None = None,
 ) -> Answer:
@@ -175,7 +212,7 @@ async def exchange(
         ) as resp:
             return Answer(resp.status, resp.headers, await _read_capped(resp, shown, limit))
     except aiohttp.ClientError as exc:
-        raise _failure(exc, shown, ca_file_set) from None
+        raise _failure(exc, shown, ca_file_set, proxy_source) from None
     except ValueError:  # yarl or aiohttp refusing a URL or header value
         raise PollError("invalid_response", f"{shown}: the URL cannot be requested") from None
 
@@ -199,8 +236,11 @@ async def _read_capped(resp: aiohttp.ClientResponse, shown: str, limit: int) -> 
     return out[0] if len(out) == 1 else b"".join(out)
 
 
-def _failure(exc: aiohttp.ClientError, shown: str, ca_file_set: bool) -> PollError:
-    """The contract's reason for an aiohttp error, with what to do about it."""
+def _failure(
+    exc: aiohttp.ClientError, shown: str, ca_file_set: bool, proxy_source: str = ""
+) -> PollError:
+    """The contract's reason for an aiohttp error, with what to do about it (a proxy's failure
+    names the setting that chose the proxy: proxy_url, HTTPS_PROXY or HTTP_PROXY)."""
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         why = getattr(exc.certificate_error, "verify_message", "") or "not trusted"
         fix = (
@@ -211,14 +251,11 @@ def _failure(exc: aiohttp.ClientError, shown: str, ca_file_set: bool) -> PollErr
         return PollError("connection", f"{shown}: TLS certificate rejected ({why}); {fix}")
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return PollError(
-            "connection", f"{shown}: cannot connect to the proxy; check proxy_url or HTTPS_PROXY"
+            "connection",
+            f"{shown}: cannot connect to the proxy; check {proxy_source or 'the proxy setting'}",
         )
     if isinstance(exc, aiohttp.ClientHttpProxyError):
-        return PollError(
-            "connection",
-            f"{shown}: the proxy refused the connection (HTTP {exc.status}); check the proxy, "
-            "or add the host to NO_PROXY",
-        )
+        return proxy_refusal(shown, exc.status, proxy_source)
     if isinstance(exc, aiohttp.ClientConnectorSSLError | aiohttp.ClientSSLError):
         reason = getattr(exc.os_error, "reason", None) or "no reason given"
         return PollError(
@@ -244,6 +281,20 @@ def _failure(exc: aiohttp.ClientError, shown: str, ca_file_set: bool) -> PollErr
         "connection",
         f"{shown}: connection lost ({detail}); a proxy or the server dropped it, retrying at "
         "the next poll",
+    )
+
+
+def proxy_refusal(shown: str, status: int, proxy_source: str) -> PollError:
+    """A proxy's refusal: 407 (it wants credentials) or another status of the proxy's own,
+    naming the setting that chose the proxy."""
+    where = proxy_source or "the proxy setting"
+    if status == 407:
+        fix = f"put the proxy's user and password in {where} (http://user:password@host:port)"
+        return PollError("connection", f"{shown}: the proxy asks for credentials (HTTP 407); {fix}")
+    return PollError(
+        "connection",
+        f"{shown}: the proxy refused the connection (HTTP {status}); check the proxy named by "
+        f"{where}, or add the host to NO_PROXY",
     )
 
 

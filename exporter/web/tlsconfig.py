@@ -92,9 +92,6 @@ def join_dir(directory: Path, value: Any) -> Any:
 def build_context(raw: dict[str, Any], http2: bool, error: Error) -> ssl.SSLContext | None:
     """The server context for a validated-shape tls_server_config; problems go to `error`."""
     where = "tls_server_config"
-    for key in raw:
-        if key not in TLS_KEYS:
-            error(f"{where}.{key}", "unknown key")
     for name in ("cert_file", "key_file", "cert", "key", "client_ca_file", "client_ca"):
         if raw.get(name) is not None and not isinstance(raw[name], str):
             error(f"{where}.{name}", "must be a string")

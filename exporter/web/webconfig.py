@@ -20,7 +20,7 @@ from typing import Any
 from exporter.config.yamlfile import parse_yaml, read_text
 from exporter.model.config import ConfigError
 from exporter.model.units import parse_duration
-from exporter.web.tlsconfig import build_context, join_dir, tls_enabled
+from exporter.web.tlsconfig import TLS_KEYS, build_context, join_dir, tls_enabled
 
 TOP_KEYS = ("tls_server_config", "http_server_config", "basic_auth_users", "rate_limit")
 # exporter-toolkit's extraHTTPHeaders: the only headers it lets a config add, and their values
@@ -70,6 +70,9 @@ def load_web_config(path: str) -> WebConfig:
             error(str(key), f"unknown key (allowed: {', '.join(TOP_KEYS)})")
     http2, headers = _http_server_config(_mapping(raw, "http_server_config", error), error)
     tls = _mapping(raw, "tls_server_config", error)
+    for key in tls:  # whether TLS is on or not: a misspelled key must not pass for plain HTTP
+        if key not in TLS_KEYS:
+            error(f"tls_server_config.{key}", "unknown key")
     context = None
     if tls_enabled(tls):
         directory = Path(path).parent

@@ -182,6 +182,30 @@ async def test_a_multi_member_gzip_answer_is_read_whole(raw: Starter, sessions: 
     assert await get(sessions, server) == {"a": 1}
 
 
+@pytest.mark.parametrize(
+    "padding",
+    [b"\0" * 512, b"\0" * 70_000],  # one chunk; more than a read chunk (64 KiB)
+)
+async def test_zero_padding_after_the_last_gzip_member_is_skipped_as_gzip_does(
+    raw: Starter, sessions: Sessions, padding: bytes
+) -> None:
+    packed = gzip.compress(b'{"a": ') + b"\0" * 7 + gzip.compress(b"1}") + padding
+    assert gzip.decompress(packed) == b'{"a": 1}'  # what Python's gzip (and gzip(1)) read
+    server = await raw(answering(ok(packed, b"Content-Encoding: gzip\r\n")))
+    assert await get(sessions, server) == {"a": 1}
+
+
+async def test_garbage_after_a_gzip_member_is_still_corrupt(
+    raw: Starter, sessions: Sessions
+) -> None:
+    server = await raw(
+        answering(ok(gzip.compress(b"{}") + b"\0\0junk", b"Content-Encoding: gzip\r\n"))
+    )
+    with pytest.raises(PollError) as error:
+        await get(sessions, server)
+    assert error.value.reason == "invalid_response" and "corrupt" in error.value.message
+
+
 async def test_a_close_delimited_answer_ends_at_close(raw: Starter, sessions: Sessions) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await server.read_request(reader)

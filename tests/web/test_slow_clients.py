@@ -5,8 +5,12 @@ and honours q-values (exporter/web/server.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -15,6 +19,7 @@ from aiohttp.test_utils import TestServer, make_mocked_request
 from exporter.runtime.state import INSTANCES, State
 from exporter.web import server
 from exporter.web.app import make_app
+from exporter.web.inflight import InFlight
 from exporter.web.server import WRITE_SLICE, accepts_gzip, send_exposition
 
 from conftest import wait_for
@@ -126,3 +131,54 @@ async def test_head_metrics_sends_headers_only_and_the_connection_stays_usable()
 def test_accept_encoding_q_values_are_honoured(header: str, gzip: bool) -> None:
     request = make_mocked_request("GET", "/metrics", headers={"Accept-Encoding": header})
     assert accepts_gzip(request) is gzip
+
+
+def test_slow_readers_of_a_changing_exposition_pin_a_bounded_amount_and_scrapes_go_on() -> None:
+    """The issue's case, accelerated (benchmarks/slowreaders.py --quick): 120 readers of a
+    10 MB exposition, each taking 512 bytes every 2 s, started while the exposition changes;
+    without the bounds they pinned ~540 MiB here."""
+    script = Path(__file__).parents[2] / "benchmarks" / "slowreaders.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--quick", "--only-bounded", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (measured,) = json.loads(result.stdout)["results"]
+    assert measured["exposition_mb"] >= 10
+    assert measured["rss_growth_mib"] * 1.048576 <= 200, measured  # MiB -> MB
+    assert measured["scrapes"] >= 5 and measured["scrapes_not_200"] == 0, measured
+
+
+class Held:
+    """A stand-in request: what InFlight reads of it is its transport, to abort."""
+
+    def __init__(self) -> None:
+        self.aborted = False
+        self.transport = self
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_in_flight_cap_aborts_the_oldest_answer_never_the_newcomer() -> None:
+    inflight = InFlight(max_answers=2, budget=1 << 30)
+    body = b"x" * 10
+    first, second, third = Held(), Held(), Held()
+    for held in (first, second, third):
+        inflight.admit(held, body)  # type: ignore[arg-type]
+    assert (first.aborted, second.aborted, third.aborted) == (True, False, False)
+    assert len(inflight) == 2
+
+
+def test_in_flight_budget_lets_go_of_the_oldest_versions_first() -> None:
+    inflight = InFlight(max_answers=100, budget=25)
+    versions = [bytes([n]) * 10 for n in range(5)]
+    readers = [Held() for _ in versions]
+    keys = [inflight.admit(r, v) for r, v in zip(readers, versions, strict=True)]  # type: ignore[arg-type]
+    # the current version is held anyway; of the older ones at most max(25, 2 x 10) bytes
+    assert [r.aborted for r in readers] == [True, True, False, False, False]
+    assert inflight.pinned(versions[-1]) == 20
+    inflight.release(keys[-1])
+    assert len(inflight) == 2

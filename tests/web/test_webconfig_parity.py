@@ -87,6 +87,9 @@ def write(pki: Path, name: str, content: dict[str, Any]) -> str:
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("junk_key", {"tls_server_config": {**SERVER, "junk_key": "x"}}, "junk_key: unknown key"),
     ("junk_top_key", {"tls_config": {}}, "tls_config: unknown key"),
+    # web_config_junk_key.yml: a misspelled key and nothing else, so TLS is not even on
+    ("junk_key_alone", {"tls_server_config": {"cert_filse": "server.crt"}},
+     "tls_server_config.cert_filse: unknown key"),
     ("certPath_empty", {"tls_server_config": {**IF_GIVEN, "cert_file": ""}},
      "missing one of cert or cert_file"),
     ("cert_empty", {"tls_server_config": {"cert": "", "key_file": "server.key"}},
