@@ -36,9 +36,11 @@ typecheck: $(VENV)/.dev-installed
 pytest: $(VENV)/.dev-installed
 	$(BIN)/pytest
 
-## system-deps: Debian packages the suite uses (promtool and prometheus, chromium, openssl),
+## system-deps: Debian packages the suite uses (promtool and prometheus, chromium, openssl,
+## iproute2 for the network-namespace tests),
 ## installed when missing and running as root
-SYSTEM_TOOLS := promtool:prometheus prometheus:prometheus chromium:chromium openssl:openssl
+SYSTEM_TOOLS := promtool:prometheus prometheus:prometheus chromium:chromium openssl:openssl \
+	ip:iproute2 unshare:util-linux
 system-deps:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair##*:}"; done; \

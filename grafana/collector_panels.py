@@ -3,16 +3,44 @@ omnichannel (tests check that every family of every collector appears in a panel
 
 from __future__ import annotations
 
-from panels import INSTANCE_LEGEND, Layout, stat, target, thresholds, timeseries
+from panels import INSTANCE_LEGEND, Layout, stat, table, target, thresholds, timeseries
 
 CAP_MODULES = 'module=~"unlimited-presence|scalability"'
 
 
+SUPPORT_DAYS = 30  # the RocketChatVersionSupportEndingSoon threshold (alerts/conditions.py)
+
+
 def collector_rows(layout: Layout, sel: str) -> None:
+    support_window(layout, sel)
     licenses(layout, sel)
     health(layout, sel)
     links(layout, sel)
     omnichannel(layout, sel)
+
+
+def support_window(layout: Layout, sel: str) -> None:
+    layout.row("Support window")
+    days = f"(rocketchat_workspace_version_support_end_timestamp_seconds{sel} - time()) / 86400"
+    layout.add(
+        table(
+            "Days of support left, by workspace",
+            "Days until the official mobile and desktop apps stop accepting each workspace's "
+            f"version (/api/info supportedVersions, 6.5+): fewest first; orange within "
+            f"{SUPPORT_DAYS} days, red once it has ended (negative).",
+            f"sort({days})",
+            steps=thresholds((None, "red"), (0, "orange"), (SUPPORT_DAYS, "green")),
+        ),
+        w=12,
+        h=8,
+    )
+    minimum = table(
+        "Oldest apps accepted",
+        "The oldest desktop and mobile app versions each workspace accepts "
+        "(/api/info minimumClientVersions).",
+        f"rocketchat_workspace_client_minimum_info{sel}",
+    )
+    layout.add(minimum, w=12, h=8)
 
 
 def licenses(layout: Layout, sel: str) -> None:

@@ -83,6 +83,32 @@ def stat(
     }
 
 
+def table(
+    title: str, description: str, expr: str, unit: str = "short", steps: Any = None
+) -> dict[str, Any]:
+    """One row per series of an instant query, its labels as columns, sorted by the value."""
+    return {
+        "type": "table",
+        "title": title,
+        "description": description,
+        "datasource": DATASOURCE,
+        "targets": [target(expr, format="table", instant=True)],
+        "fieldConfig": {
+            "defaults": {
+                "unit": unit,
+                "thresholds": steps or thresholds((None, "green")),
+                "color": {"mode": "thresholds"},
+                "custom": {"cellOptions": {"type": "color-background"}},
+            },
+            "overrides": [],
+        },
+        "options": {"showHeader": True, "sortBy": [{"displayName": "Value", "desc": False}]},
+        "transformations": [
+            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+        ],
+    }
+
+
 def timeseries(
     title: str,
     description: str,

@@ -74,6 +74,8 @@ COLLECTOR_METRICS = [
     "rocketchat_instance_link_connected",
     "rocketchat_omnichannel_agents",
     "rocketchat_omnichannel_chats",
+    "rocketchat_workspace_version_support_end_timestamp_seconds",
+    "rocketchat_workspace_client_minimum_info",
 ]
 EXPORTER_METRICS = [
     "rocketchat_exporter_build_info",
@@ -92,7 +94,4 @@ ADDITIONS = [
 
 # Every family the contract names is built now; a name the contract adds for a future issue goes
 # here until it is built (the contract test fails until it moves to the lists above).
-NOT_YET: set[str] = {  # issue 35, the support window
-    "rocketchat_workspace_version_support_end_timestamp_seconds",
-    "rocketchat_workspace_client_minimum_info",
-}
+NOT_YET: set[str] = set()

@@ -74,6 +74,7 @@ def test_dashboard_covers_every_row_and_uses_only_contract_metrics() -> None:
         "Usage",
         "Adoption and health",
         "More from the statistics record",
+        "Support window",
         "Licenses and capacity",
         "Instance health",
         "Omnichannel",
@@ -138,6 +139,8 @@ def test_rules_pass_promtool_check_and_use_only_contract_metrics() -> None:
         "RocketChatPresenceCapNear",
         "RocketChatCollectorFailing",
         "RocketChatOmnichannelNoAgent",
+        "RocketChatVersionSupportEndingSoon",
+        "RocketChatVersionSupportEnded",
         "RocketChatExporterDown",
     }
     for rule in rules:

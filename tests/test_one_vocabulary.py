@@ -39,13 +39,18 @@ EXPECTED = {
         "RocketChatLicenseActionPrevented",
         "RocketChatAppsFailed",
         "RocketChatOmnichannelNoAgent",
+        "RocketChatVersionSupportEndingSoon",
     },
     "acme-eu": set(),
     "acme-us": {"RocketChatInstanceLinkBroken"},
     "acme-dr": {"RocketChatWorkspaceDown"},
     "legacy": set(),
     "ancient": {"RocketChatStatisticsStale", "RocketChatMigrationLocked"},
-    "community": {"RocketChatPresenceCapNear", "RocketChatCollectorFailing"},
+    "community": {
+        "RocketChatPresenceCapNear",
+        "RocketChatCollectorFailing",
+        "RocketChatVersionSupportEnded",
+    },
 }
 CHIP = re.compile(r'title="(RocketChat\w+) \((?:critical|warning)\)"')
 

@@ -23,6 +23,8 @@ ORDER = (
     "RocketChatLicenseSeatsNearLimit",
     "RocketChatLicenseExpiringSoon",
     "RocketChatLicenseActionPrevented",
+    "RocketChatVersionSupportEndingSoon",
+    "RocketChatVersionSupportEnded",
     "RocketChatInstanceUnhealthy",
     "RocketChatInstanceHeapHigh",
     "RocketChatPresenceCapNear",

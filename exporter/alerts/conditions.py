@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from exporter.collectors import health, licenses, links, omnichannel, statfields
+from exporter.collectors import health, info, licenses, links, omnichannel, statfields
 from exporter.collectors.records import Instance, Statistics
 from exporter.runtime.state import VANISHED_MEMORY, WorkspaceState
 
@@ -27,6 +27,8 @@ EXPIRY_WITHIN = EXPIRY_DAYS * 86400
 HEAP_RATIO = 0.9
 GRIDFS_GIB = 5  # uploads kept in MongoDB beyond this: see the runbook of the alert
 GRIDFS_BYTES = GRIDFS_GIB * 1024**3
+SUPPORT_DAYS = 30  # the apps stop accepting the version within this many days
+SUPPORT_WITHIN = SUPPORT_DAYS * 86400
 PRESENCE_NEAR = 180  # of the Community presence cap of 200 connections
 PRESENCE_MODULES = ("unlimited-presence", "scalability")
 
@@ -143,6 +145,22 @@ def license_expiring(workspace: WorkspaceState, now: float) -> Subjects:
     known = _license(workspace)
     expiry = known.expiry if known is not None else None
     return WHOLE if expiry is not None and expiry - now < EXPIRY_WITHIN else ()
+
+
+def support_end(workspace: WorkspaceState) -> float | None:
+    """When the apps stop accepting the workspace's version (the info collector), if known."""
+    latest = info.latest(workspace)
+    return latest.support_end if latest is not None else None
+
+
+def support_ending(workspace: WorkspaceState, now: float) -> Subjects:
+    end = support_end(workspace)
+    return WHOLE if end is not None and 0 <= end - now < SUPPORT_WITHIN else ()
+
+
+def support_ended(workspace: WorkspaceState, now: float) -> Subjects:
+    end = support_end(workspace)
+    return WHOLE if end is not None and end - now < 0 else ()
 
 
 def action_prevented(workspace: WorkspaceState, now: float) -> Subjects:

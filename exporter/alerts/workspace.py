@@ -5,6 +5,8 @@ from __future__ import annotations
 from exporter.alerts import conditions as c
 from exporter.alerts.alert import Alert
 
+SUPPORT = "rocketchat_workspace_version_support_end_timestamp_seconds"
+
 WORKSPACE_ALERTS: tuple[Alert, ...] = (
     Alert(
         name="RocketChatWorkspaceDown",
@@ -179,6 +181,63 @@ and on (workspace) rocketchat_workspace_file_store_info{{type="GridFS"}}""",
         confirm="The workspace page's license expiry; Administration > Subscription.",
         action="Renew the license (or the trial) and sync it from Administration > Subscription.",
         check=c.license_expiring,
+    ),
+    Alert(
+        name="RocketChatVersionSupportEndingSoon",
+        severity="warning",
+        title="support ending",
+        expr=(f"{SUPPORT} - time() < {c.SUPPORT_DAYS} * 86400 and {SUPPORT} - time() >= 0"),
+        for_="10m",
+        summary=(
+            "Rocket.Chat workspace {{ $labels.workspace }} loses its mobile and desktop apps in "
+            "{{ $value | humanizeDuration }}"
+        ),
+        description=(
+            "The version workspace {{ $labels.workspace }} runs stops being supported in "
+            "{{ $value | humanizeDuration }}: the official mobile and desktop apps will refuse "
+            "to connect to it then. Upgrade before."
+        ),
+        why="""The server's own support list (6.5+); 30 days leave time for an upgrade.""",
+        meaning="The Rocket.Chat version this workspace runs loses support within 30 days "
+        "(the server's signed support list in `/api/info` says so). On that date the official "
+        "mobile and desktop apps stop connecting to it: users see a message that the server "
+        "version is no longer supported, and only the web client keeps working.",
+        confirm="The workspace page's support window (the date and the days left); admins "
+        "see a banner in the web client as the date nears; "
+        "`rocketchat_workspace_version_support_end_timestamp_seconds` is the date.",
+        action="Plan the upgrade to a supported release now (Rocket.Chat supports about the "
+        "last six months of releases): read the release notes, back up MongoDB, upgrade one "
+        "instance at a time. An air-gapped server's support list is the one its release "
+        "shipped with and ages with it: upgrading is the only way to move the date (a "
+        "registered workspace may also get an exception from Rocket.Chat's support).",
+        check=c.support_ending,
+    ),
+    Alert(
+        name="RocketChatVersionSupportEnded",
+        severity="critical",
+        title="support ended",
+        expr=f"time() - {SUPPORT} > 0",
+        for_="5m",
+        summary=(
+            "Rocket.Chat workspace {{ $labels.workspace }} is no longer supported: its apps "
+            "refuse it"
+        ),
+        description=(
+            "The version workspace {{ $labels.workspace }} runs lost support "
+            "{{ $value | humanizeDuration }} ago: the official mobile and desktop apps refuse "
+            "to connect to it. Upgrade now."
+        ),
+        why="""The date has passed: the apps refuse the workspace now, whatever else holds.""",
+        meaning="The version this workspace runs is past the end of its support window: the "
+        "official mobile and desktop apps refuse it now (users cannot use their apps; the web "
+        "client still works).",
+        confirm="The workspace page's support window says how many days ago it ended; a "
+        "mobile or desktop app shows that the server version is no longer supported.",
+        action="Upgrade to a supported release now; until then, point users at the web client. "
+        "For an air-gapped server, whose support list ages with its release, upgrading is the "
+        "only fix; a registered workspace can ask Rocket.Chat's support for an exception "
+        "while it upgrades.",
+        check=c.support_ended,
     ),
     Alert(
         name="RocketChatLicenseActionPrevented",

@@ -3,6 +3,7 @@ server stores them version by version (both instances.get shapes, numbers as str
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import secrets
@@ -193,6 +194,10 @@ class FakeWorkspace:
     latency: float = 0.0
     # what /api/info reports; None: the version of the newest statistics record
     running_version: str | None = None
+    # the support window /api/info carries from 6.5 on: days from now until the running
+    # version's entry expires (None: no supportedVersions), and the oldest apps it accepts
+    support_days: float | None = 365.0
+    minimum_clients: tuple[str, str] = ("3.9.6", "4.39.0")
     moving: bool = False  # values drift a little between answers (demo)
     down: int = 0  # an HTTP status every route answers (an HTML page), 0: none
     bare_livez: bool = False  # /livez without checks (they moved to /readyz upstream)
@@ -276,6 +281,16 @@ class FakeWorkspace:
             version = str(newest.get("version") or "8.8.1")
         short = ".".join(version.split(".")[:2])
         body: dict[str, Any] = {"version": short, "success": True}
+        try:
+            since_6_5 = tuple(int(p) for p in version.split(".")[:2]) >= (6, 5)
+        except ValueError:
+            since_6_5 = False
+        if since_6_5:
+            desktop, mobile = self.minimum_clients
+            body["minimumClientVersions"] = {"desktop": desktop, "mobile": mobile}
+            if self.support_days is not None:
+                expiration = time.time() + self.support_days * 86400
+                body["supportedVersions"] = {"signed": signed_support(short, expiration)}
         if privileged:
             body.update(version=version, info={"version": version, "build": {"cpus": 4}})
         return body
@@ -319,3 +334,23 @@ class FakeWorkspace:
             return False
         token = request.headers.get("X-Auth-Token", "")
         return secrets.compare_digest(token, self.token) or token in self.login_tokens
+
+
+def signed_support(short: str, expiration: float) -> str:
+    """A support list as the server ships it: a JWT of three base64url parts without padding
+    (the signature is a placeholder: the exporter reads the payload, it does not verify it).
+    The running X.Y expires at `expiration`; enforcement started long ago."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    def iso(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+    payload = {
+        "timestamp": iso(time.time() - 86400),
+        "enforcementStartDate": "2023-12-15T00:00:00.000Z",
+        "versions": [{"version": f"{short}.0", "expiration": iso(expiration)}],
+    }
+    header = part(json.dumps({"alg": "RS256", "typ": "JWT"}).encode())
+    return f"{header}.{part(json.dumps(payload).encode())}.{part(b'demo-signature')}"

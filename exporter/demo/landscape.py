@@ -29,15 +29,16 @@ def demo_workspaces() -> list[FakeWorkspace]:
       instance crashed (disconnected, heartbeat stale, unhealthy, heap near its limit) and
       one removed a few seconds after the start (vanished);
     - acme-staging (7.10, Community license): private apps at their limit, a failed app,
-      chats queued and no agent available;
-    - acme-eu (8.8, Enterprise): healthy;
+      chats queued and no agent available; its apps stop accepting 7.10 in 12 days;
+    - acme-eu (8.8, Enterprise): healthy (a year of support left, as every 6.5+ one else);
     - acme-us (8.8, Enterprise, links asked): instance 2 cannot reach instance 3, which still
       reaches it (a one-way break only the links collector sees);
     - acme-dr (8.8): every route answers 503 (workspace down);
     - legacy (4.8): healthy; too old for licenses.info and /health;
     - ancient (3.10): statistics a month old, migration lock held;
-    - community (7.11, Community Edition: links not reported): near the presence cap, and the
-      exporter's user lacks view-livechat-manager (a collector failing).
+    - community (7.11, Community Edition: links not reported): near the presence cap, the
+      exporter's user lacks view-livechat-manager (a collector failing), and 7.11 lost
+      support 20 days ago (the apps refuse it).
     """
     now = time.time()
     day = 86400.0
@@ -95,6 +96,7 @@ def demo_workspaces() -> list[FakeWorkspace]:
     )
     staging = FakeWorkspace(
         name="acme-staging",
+        support_days=12,  # its apps stop accepting 7.10 within 30 days
         shape="B-strings",
         instances=[
             FakeInstance(
@@ -129,6 +131,7 @@ def demo_workspaces() -> list[FakeWorkspace]:
     )
     community = FakeWorkspace(
         name="community",
+        support_days=-20,  # 7.11 lost support 20 days ago: the apps refuse it
         shape="B-ce",
         instances=[
             FakeInstance(

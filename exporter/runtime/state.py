@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from exporter.collectors import info
 from exporter.collectors.records import InstancesAnswer, Statistics
 
 INSTANCES = "instances.get"
@@ -117,9 +118,9 @@ class WorkspaceState:
     def running_version(self) -> str | None:
         """The version the workspace runs: /api/info's full version (info collector, live),
         else the newest statistics record's (up to a day behind after an upgrade)."""
-        live = self.collected.get("info")
-        if isinstance(live, str):
-            return live
+        live = info.latest(self)
+        if live is not None and live.version is not None:
+            return live.version
         return self.statistics.version if self.statistics is not None else None
 
     @property

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from exporter.alerts import conditions
-from exporter.collectors import health, licenses, links, omnichannel
+from exporter.collectors import health, info, licenses, links, omnichannel
 from exporter.collectors.registry import COLLECTORS
 from exporter.runtime.state import WorkspaceState
 from exporter.web.htmlbits import age, html_text, num, table
@@ -63,6 +63,33 @@ def _license(workspace: WorkspaceState, now: float, holds: Holds) -> str:
                 ("limits, expiry", f'<span class="warn">{html.escape(licenses.PRIVILEGED)}</span>')
             )
     return "<h3>License</h3><dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows) + "</dl>"
+
+
+def _support(workspace: WorkspaceState, now: float) -> str:
+    """The support window: when the official apps stop accepting the version, and the oldest
+    apps the workspace accepts (from /api/info, 6.5+)."""
+    found = info.latest(workspace)
+    if found is None or (found.support_end is None and found.minimum is None):
+        return ""
+    rows = []
+    if found.support_end is not None:
+        end = found.support_end
+        day = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%d")
+        left = (end - now) / 86400
+        if end <= now:
+            shown = (
+                f'<span class="bad">{day}: ended {-left:.0f} days ago (the apps refuse it)</span>'
+            )
+        else:
+            css = "warn" if end - now < conditions.SUPPORT_WITHIN else "ok"
+            shown = f'<span class="{css}">{day} ({left:.0f} days left)</span>'
+        version = ".".join(str(p) for p in found.major_minor) if found.major_minor else "?"
+        rows.append((f"mobile and desktop apps accept {html.escape(version)} until", shown))
+    if found.minimum is not None:
+        desktop, mobile = (html.escape(v) for v in found.minimum)
+        rows.append(("oldest apps accepted", f"desktop {desktop}, mobile {mobile}"))
+    items = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
+    return f"<h3>Support window</h3><dl>{items}</dl>"
 
 
 def _health(workspace: WorkspaceState) -> str:
@@ -156,6 +183,8 @@ def collectors_section(workspace: WorkspaceState, now: float, holds: Holds) -> s
     head = ["collector", "state", "the exporter's user needs", "answers"]
     section = "<h2>Collectors</h2>" + table(head, "".join(rows), "")
     enabled = {name for name, _ in workspace.collectors}
+    if "info" in enabled:
+        section += _support(workspace, now)
     if "licenses" in enabled:
         section += _license(workspace, now, holds)
     if "health" in enabled:

@@ -9,6 +9,7 @@ import time
 import urllib.parse
 from collections import Counter
 
+from exporter.alerts import conditions
 from exporter.alerts.catalogue import ALERTS, Finding
 from exporter.runtime.state import State, WorkspaceState
 from exporter.web.htmlbits import age, html_text, when
@@ -116,6 +117,11 @@ def _fleet_row(name: str, workspace: WorkspaceState, h: Verdict, now: float) -> 
         instances = f"{h.connected}/{h.instances} connected"
     stats = workspace.statistics
     version = html_text(workspace.running_version or "-")  # the same as rocketchat_workspace_info
+    end = conditions.support_end(workspace)
+    if end is not None and h.holds("RocketChatVersionSupportEnded"):
+        version += ' <span class="bad">apps refuse it: support ended</span>'
+    elif end is not None and h.holds("RocketChatVersionSupportEndingSoon"):
+        version += f' <span class="warn">support ends in {(end - now) / 86400:.0f} days</span>'
     created = stats.created_at if stats is not None else None
     shown_age = "-" if created is None else age(now - created)
     if h.holds("RocketChatStatisticsStale"):

@@ -29,13 +29,14 @@ from conftest import FIXTURES, fixture
     ],
 )
 def test_info_gives_the_full_running_version_or_none(name: str, version: str | None) -> None:
-    assert parse_info(fixture(name)) == version
+    assert parse_info(fixture(name)).version == version
 
 
 def test_info_edge_answers() -> None:
-    assert parse_info({"version": "3.10.5", "success": True}) == "3.10.5"  # before 4.0
-    assert parse_info({"info": {"version": "3.18.2"}, "success": True}) == "3.18.2"  # admin <4
-    assert parse_info({"version": "<b>9.9.9</b>", "success": True}) is None
+    assert parse_info({"version": "3.10.5", "success": True}).version == "3.10.5"  # before 4.0
+    admin = parse_info({"info": {"version": "3.18.2"}, "success": True})  # admin before 4.0
+    assert admin.version == "3.18.2"
+    assert parse_info({"version": "<b>9.9.9</b>", "success": True}).version is None
     with pytest.raises(ParseError):
         parse_info({"success": False, "error": "nope"})
 
