@@ -34,5 +34,5 @@ def test_benchmark_harness_runs_end_to_end_and_prints_every_table() -> None:
     ):
         assert heading in result.stdout
     assert "| all API requests | API | 288 | 4.80 | |" in result.stdout
-    assert "| 5 | 733 |" in result.stdout  # 5 workspaces: instances, statistics, info, licenses
+    assert "| 5 | 743 |" in result.stdout  # 5 workspaces: instances, statistics, info, licenses
     assert "| 5, core collectors only (618 series) |" in result.stdout  # the row

@@ -197,6 +197,7 @@ class FakeWorkspace:
     # the support window /api/info carries from 6.5 on: days from now until the running
     # version's entry expires (None: no supportedVersions), and the oldest apps it accepts
     support_days: float | None = 365.0
+    support_anchor: float = field(default_factory=time.time)  # "now" for support_days: stable
     minimum_clients: tuple[str, str] = ("3.9.6", "4.39.0")
     moving: bool = False  # values drift a little between answers (demo)
     down: int = 0  # an HTTP status every route answers (an HTML page), 0: none
@@ -289,7 +290,7 @@ class FakeWorkspace:
             desktop, mobile = self.minimum_clients
             body["minimumClientVersions"] = {"desktop": desktop, "mobile": mobile}
             if self.support_days is not None:
-                expiration = time.time() + self.support_days * 86400
+                expiration = self.support_anchor + self.support_days * 86400
                 body["supportedVersions"] = {"signed": signed_support(short, expiration)}
         if privileged:
             body.update(version=version, info={"version": version, "build": {"cpus": 4}})
