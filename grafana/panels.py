@@ -57,6 +57,15 @@ def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
     return {"mode": "absolute", "steps": [{"color": c, "value": v} for v, c in steps]}
 
 
+def coloured(unit: str, steps: Any) -> dict[str, Any]:
+    """Field defaults of a panel coloured by thresholds (green when none are given)."""
+    return {
+        "unit": unit,
+        "thresholds": steps or thresholds((None, "green")),
+        "color": {"mode": "thresholds"},
+    }
+
+
 def stat(
     title: str, description: str, expr: str, unit: str = "short", steps: Any = None
 ) -> dict[str, Any]:
@@ -66,14 +75,7 @@ def stat(
         "description": description,
         "datasource": DATASOURCE,
         "targets": [target(expr, instant=True)],
-        "fieldConfig": {
-            "defaults": {
-                "unit": unit,
-                "thresholds": steps or thresholds((None, "green")),
-                "color": {"mode": "thresholds"},
-            },
-            "overrides": [],
-        },
+        "fieldConfig": {"defaults": coloured(unit, steps), "overrides": []},
         "options": {
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
             "colorMode": "background",
@@ -95,9 +97,7 @@ def table(
         "targets": [target(expr, format="table", instant=True)],
         "fieldConfig": {
             "defaults": {
-                "unit": unit,
-                "thresholds": steps or thresholds((None, "green")),
-                "color": {"mode": "thresholds"},
+                **coloured(unit, steps),
                 "custom": {"cellOptions": {"type": "color-background"}},
             },
             "overrides": [],

@@ -75,9 +75,7 @@ def parse_info(body: Any) -> Info:
         ):
             version = clean(candidate)
             break
-    shown = version or answer.get("version")
-    found = _MAJOR_MINOR.match(shown) if isinstance(shown, str) and len(shown) <= 64 else None
-    major_minor = (int(found[1]), int(found[2])) if found else None
+    major_minor = _major_minor(version or answer.get("version"))
     support_end, problem = None, ""
     signed = answer.get("supportedVersions")
     if isinstance(signed, dict) and signed.get("signed") is not None:
@@ -126,14 +124,18 @@ def _matching(entries: Any, running: tuple[int, int]) -> float | None:
         return None
     found = []
     for entry in entries[:1000]:
-        if not isinstance(entry, dict) or not isinstance(entry.get("version"), str):
-            continue
-        match = _MAJOR_MINOR.match(entry["version"][:64])
-        if match and (int(match[1]), int(match[2])) == running:
+        version = entry.get("version") if isinstance(entry, dict) else None
+        if isinstance(version, str) and _major_minor(version[:64]) == running:
             expiration = _date(entry.get("expiration"))
             if expiration is not None:
                 found.append(expiration)
     return max(found) if found else None
+
+
+def _major_minor(version: Any) -> tuple[int, int] | None:
+    """(major, minor) of "X.Y" or "X.Y.Z…", None for anything else."""
+    found = _MAJOR_MINOR.match(version) if isinstance(version, str) and len(version) <= 64 else None
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def _date(value: Any) -> float | None:

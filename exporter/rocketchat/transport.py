@@ -104,7 +104,7 @@ def no_proxy_bypass(host: str, no_proxy: str) -> bool:
         ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
     except ValueError:
         ip = None
-    if ip is not None and isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
     names = []
     for entry in no_proxy.replace(" ", ",").split(","):
