@@ -19,6 +19,8 @@ from collector_panels import collector_rows
 from panels import DATASOURCE, INSTANCE_LEGEND, WS, Layout, stat, target, thresholds, timeseries
 from record_panels import exporter_extras, instance_extras, statistics_record_row
 
+from exporter.rocketchat.reasons import REASONS, REASONS_DOC
+
 OUTPUT = Path(__file__).parent / "dashboards" / "rocketchat.json"
 # the oldest Grafana the dashboard needs, and the dashboard schema that release writes (38:
 # Grafana 10.0; newer releases migrate it on load). Table cell options need 10.0.
@@ -466,8 +468,9 @@ def build() -> dict[str, Any]:
     layout.add(
         timeseries(
             "Poll errors by reason",
-            "Failed polls per second by reason; the README's troubleshooting table says what "
-            "each reason means and what to do.",
+            "Failed polls per second by reason ("
+            + ", ".join(f"`{reason}`" for reason in REASONS)
+            + f"); `{REASONS_DOC}` says what each means and what to do.",
             [
                 target(
                     "sum by (reason) "

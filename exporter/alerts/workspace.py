@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from exporter.alerts import conditions as c
 from exporter.alerts.alert import Alert
+from exporter.rocketchat.reasons import REASONS_DOC, every_reason
 
 SUPPORT = "rocketchat_workspace_version_support_end_timestamp_seconds"
 
@@ -29,10 +30,9 @@ WORKSPACE_ALERTS: tuple[Alert, ...] = (
         "`rocketchat_exporter_poll_errors_total` counts it by reason; "
         "`rocketchat-exporter --check-config` and a `curl` of the url from the exporter's host "
         "show what the exporter sees.",
-        action="Follow the reason on the status page (the README's troubleshooting table says "
-        "what each means): `connection`/`timeout`: is the server up and reachable? "
-        "`unauthorized`: renew the token or its file. `forbidden`: give the user "
-        "`view-statistics`. `http_4xx`/`invalid_response`: check `url`.",
+        action="Follow the reason on the workspace's status page (its endpoint table says when "
+        f"the next try is: a failed poll is retried every `poll_interval`); `{REASONS_DOC}` "
+        f"has the table of reasons. By reason: {every_reason()}.",
         check=c.down,
     ),
     Alert(
@@ -310,8 +310,10 @@ says so, once.""",
         meaning="One collector's latest poll failed: its series are absent. For an optional "
         "collector (licenses, health, omnichannel) this is usually a missing permission.",
         confirm="The workspace page's collectors section says what failed and why.",
-        action="Grant the permission the page names to the exporter's user (README: "
-        "permissions), or turn that collector off for the workspace in the config.",
+        action="Grant the permission the page names to the exporter's user (each collector's "
+        "permission: the collector table of `docs/reference.md#collectors`; how: "
+        "`README.md#an-account-for-the-exporter`), or turn that collector off for the "
+        "workspace in the config.",
         check=c.collector_failing,
         subject="collector",
     ),

@@ -1,7 +1,7 @@
 """Every collector the exporter has, in exposition order. The poller, the state bookkeeping, the
-renderer, the status pages, the config's `collectors` key, the README's metric table and the
-contract test iterate this table: a new collector is one new module plus its tests (see
-CONTRIBUTING.md)."""
+renderer, the status pages, the config's `collectors` key, the metric table of
+docs/reference.md#metrics and the contract test iterate this table: a new collector is one new
+module plus its tests (see CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

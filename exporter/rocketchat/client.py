@@ -7,12 +7,14 @@ the URL path and what to do, and never a header value or a secret.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 from yarl import URL
@@ -47,11 +49,13 @@ MAX_CACHED_URLS = 32  # per workspace: its few fixed request URLs, with room to 
 _COMMON = {"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"}
 
 
-def _secret_problem(exc: OSError | SecretFileError) -> str:
-    """What is wrong with a secret file, without its name or content."""
+def _secret_problem(exc: OSError | SecretFileError, file: Path | None) -> str:
+    """What is wrong with a secret file: its path (from the config, not a secret) and the
+    problem, never its content."""
+    where = f"{file} " if file is not None else ""
     if isinstance(exc, OSError):
-        return f"cannot be read: {exc.strerror or 'error'}"
-    return str(exc)
+        return f"{where}cannot be read: {exc.strerror or 'error'}"
+    return f"{where}{exc}"
 
 
 class RocketChatClient:
@@ -59,6 +63,7 @@ class RocketChatClient:
 
     __slots__ = (  # one per workspace: no instance dict
         "_auth_generation",
+        "_failed_password",
         "_headers",
         "_login_lock",
         "_probe_share",
@@ -107,6 +112,7 @@ class RocketChatClient:
         self.login_failures = 0
         self.login_not_before = 0.0
         self.login_error: PollError | None = None
+        self._failed_password = b""  # sha256 of the password the last failed login used
         self._urls: dict[tuple[str, tuple[tuple[str, str], ...]], URL] = {}
 
     async def get(self, path: str, params: dict[str, str] | None = None) -> Response:
@@ -138,8 +144,9 @@ class RocketChatClient:
                     token = read_secret(auth.token, auth.token_file, header=True)
                 except (OSError, SecretFileError) as exc:
                     self._token = ""  # read again at the next poll, when it may be fixed
+                    problem = _secret_problem(exc, auth.token_file)
                     raise PollError(
-                        "unauthorized", f"token_file {_secret_problem(exc)}; fix it (it is re-read)"
+                        "unauthorized", f"token_file {problem}; fix it (it is re-read at every try)"
                     ) from None
                 changed = token != self._token
                 self._set_credentials(auth.user_id, token)
@@ -151,8 +158,22 @@ class RocketChatClient:
             return True
 
     async def _login(self, auth: PasswordAuth) -> None:
-        now = time.time()
-        if now < self.login_not_before and self.login_error is not None:
+        try:
+            password = read_secret(auth.password, auth.password_file)
+        except (OSError, SecretFileError) as exc:
+            raise PollError(
+                "unauthorized",
+                f"password_file {_secret_problem(exc, auth.password_file)}; fix it "
+                "(it is re-read at every try)",
+                source="skipped",
+            ) from None
+        # a digest, not the password: whether the file changed since the failed login
+        tried = hashlib.sha256(password.encode()).digest()
+        if (
+            time.time() < self.login_not_before
+            and self.login_error is not None
+            and tried == self._failed_password
+        ):
             # the same message as the failure itself, so it is logged once, not at every poll
             raise PollError(
                 self.login_error.reason,
@@ -160,14 +181,6 @@ class RocketChatClient:
                 error=self.login_error.error,
                 source="skipped",
             )
-        try:
-            password = read_secret(auth.password, auth.password_file)
-        except (OSError, SecretFileError) as exc:
-            raise PollError(
-                "unauthorized",
-                f"password_file {_secret_problem(exc)}; fix it (it is re-read at every login)",
-                source="skipped",
-            ) from None
         started, t0 = time.time(), time.perf_counter()
         try:
             response = await self._request(
@@ -191,6 +204,7 @@ class RocketChatClient:
             self.login_failures += 1
             wait = backoff(self.login_failures, base=5.0)
             self.login_not_before = time.time() + wait * random.uniform(1.0, 1.2)
+            self._failed_password = tried
             self.login_error = PollError(
                 error.reason,
                 f"login failed: {error.message}; retrying with backoff (up to 5 min)",
@@ -202,6 +216,7 @@ class RocketChatClient:
             self.on_login(True, started, time.perf_counter() - t0)
         self.login_failures = 0
         self.login_error = None
+        self._failed_password = b""
         self._set_credentials(result.user_id, result.auth_token)
 
     def _set_credentials(self, user_id: str, token: str) -> None:

@@ -88,6 +88,8 @@ class _Schedule:
     noted: str = ""  # the last note of a successful answer that was logged
     timer: asyncio.TimerHandle | None = None  # the next poll, while none runs
     polled: bool = False  # its first poll has ended (see client.FIRST_POLL)
+    retry: float = 0.0  # after a failure, the next try this much sooner (poll_interval)
+    retrying: bool = False  # the running or next poll is such a retry, off the phase
     fire: Callable[[], None] | None = None  # what that timer calls (made once, see _prepare)
 
 
@@ -128,7 +130,9 @@ class Poller:
             on_login=functools.partial(self.state.record_login, workspace.name, owner=owner),
         )
         for endpoint, interval in endpoints(workspace):
-            schedule = self.schedules[(workspace.name, endpoint)] = _Schedule(interval)
+            schedule = self.schedules[(workspace.name, endpoint)] = _Schedule(
+                interval, retry=min(interval, workspace.poll_interval)
+            )
             schedule.fire = functools.partial(
                 self._spawn, workspace.name, endpoint, schedule, False
             )
@@ -262,19 +266,30 @@ class Poller:
     async def _tick(self, name: str, endpoint: str, schedule: _Schedule, first: bool) -> None:
         """One poll, then the timer of the next. The first poll goes at once (readiness); the
         next ones at a random phase of the interval, so that polls of many workspaces spread
-        evenly over it instead of landing together."""
+        evenly over it instead of landing together. A failed poll is tried again at the fast
+        cadence (poll_interval), off the phase, until one succeeds: a fixed token or server is
+        seen within a poll_interval, not a statistics_interval later."""
         loop = asyncio.get_running_loop()
         interval = schedule.interval
         if first:  # at once: the limiter (max_concurrency) spreads a fleet's first burst
             schedule.next_due = loop.time() + random.uniform(-interval / 2, interval / 2)
         await self.poll(name, endpoint)
         now = loop.time()
-        schedule.next_due += interval
-        if schedule.next_due < now:  # the poll overran: skip the missed ticks, keep the phase
-            schedule.next_due += math.ceil((now - schedule.next_due) / interval) * interval
-        wait = max(schedule.next_due - now, schedule.not_before - time.time())
+        if not schedule.retrying or schedule.next_due <= now:  # a tick of the phase
+            schedule.next_due += interval
+            if schedule.next_due < now:  # the poll overran: skip the missed ticks, keep phase
+                schedule.next_due += math.ceil((now - schedule.next_due) / interval) * interval
+        wait = schedule.next_due - now
+        owner = self.owners.get(name)
+        status = None if owner is None else owner.status.get(endpoint)
+        schedule.retrying = status is not None and not status.ok and schedule.retry < wait
+        if schedule.retrying:
+            wait = schedule.retry
+        wait = max(wait, schedule.not_before - time.time())
         if schedule.fire is None:  # removed meanwhile
             return
+        if status is not None:
+            status.next_poll = time.time() + wait
         schedule.timer = loop.call_at(now + wait, schedule.fire, context=self._context)
 
     async def poll(self, name: str, endpoint: str) -> None:

@@ -32,6 +32,7 @@ class EndpointStatus:
     last_error: str = ""
     last_reason: str = ""
     note: str = ""  # e.g. an optional endpoint "not available on this version"
+    next_poll: float | None = None  # Unix seconds: when the poller tries it next (pages)
 
 
 @dataclass(slots=True)  # one per workspace: no instance dict

@@ -19,6 +19,15 @@ def when(seconds: float | None, now: float) -> str:
     return f'<span title="{moment}">{age(now - seconds)} ago</span>'
 
 
+def coming(seconds: float | None, now: float) -> str:
+    """When something is due: "in 12 s" (its moment on hover), "now" when overdue."""
+    if seconds is None:
+        return "-"
+    moment = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    text = "now" if seconds - now < 0.5 else f"in {age(seconds - now)}"
+    return f'<span title="{moment}">{text}</span>'
+
+
 def age(seconds: float) -> str:
     seconds = max(0.0, seconds)
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):

@@ -10,11 +10,11 @@ import urllib.parse
 
 from exporter.alerts import conditions
 from exporter.collectors.records import Instance
+from exporter.rocketchat.reasons import what_to_do
 from exporter.runtime.state import LOGIN, WorkspaceState
 from exporter.web.collectorpage import collectors_section
 from exporter.web.fleetpage import alert_chip
-from exporter.web.hints import what_to_do
-from exporter.web.htmlbits import age, html_text, num, table, when
+from exporter.web.htmlbits import age, coming, html_text, num, table, when
 from exporter.web.layout import page
 from exporter.web.verdict import Verdict, health
 
@@ -80,7 +80,9 @@ def _instance_row(instance: Instance, links_reported: bool, now: float, h: Verdi
     )
 
 
-ENDPOINT_HEAD = ["endpoint", "last poll", "took", "last success", "result", "what to do"]
+ENDPOINT_HEAD = [
+    "endpoint", "last poll", "took", "last success", "next try", "result", "what to do",
+]  # fmt: skip
 
 
 def workspace_main(workspace: WorkspaceState, now: float) -> str:
@@ -143,7 +145,7 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
             if endpoint != LOGIN:
                 endpoint_rows.append(
                     f"<tr><td>{html.escape(endpoint)}</td>"
-                    '<td colspan="5" class="muted">not polled yet</td></tr>'
+                    '<td colspan="6" class="muted">not polled yet</td></tr>'
                 )
             continue
         if status.ok:
@@ -159,7 +161,7 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
         endpoint_rows.append(
             f"<tr><td>{html.escape(endpoint)}</td><td>{when(status.last_poll_end, now)}</td>"
             f"<td>{took}</td><td>{when(status.last_success, now)}</td>"
-            f"<td>{verdict}</td><td>{todo}</td></tr>"
+            f"<td>{coming(status.next_poll, now)}</td><td>{verdict}</td><td>{todo}</td></tr>"
         )
     label = {"up": "up", "down": "DOWN", "pending": "pending"}[h.state]
     return f"""<h1>{html_text(workspace.name)} <span class="{h.state}">{label}</span></h1>

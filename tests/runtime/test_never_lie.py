@@ -371,7 +371,7 @@ async def test_a_broken_token_file_fails_clearly_and_recovers_once_fixed(
     )
     assert value(samples, "rocketchat_up", workspace="new") == 0
     messages = [r.getMessage() for r in caplog.records]
-    assert any("token_file must be printable ASCII" in m for m in messages), messages
+    assert any(f"token_file {token_file} must be printable ASCII" in m for m in messages), messages
     assert not [r for r in caplog.records if r.exc_info]
 
     token_file.write_text(workspace.token + "\n")

@@ -32,7 +32,6 @@ from exporter.demo.server import FakeRocketChat, start_health
 from exporter.runtime.state import INSTANCES, STATISTICS, State
 from exporter.web.app import make_app
 from exporter.web.fleetpage import MAX_ROWS
-from exporter.web.hints import REASONS
 
 from conftest import fast_config, fixture, free_port, wait_for
 from faults import respond
@@ -40,16 +39,6 @@ from faults import respond
 REPO = Path(__file__).parent.parent.parent
 SHOTS = REPO / "docs" / "screenshots"
 HOSTILE = '<img src=x onerror="document.title=1">\u202eevil'
-
-
-def test_readme_troubleshooting_table_is_the_hints_the_pages_show() -> None:
-    reference = (REPO / "docs" / "reference.md").read_text()
-    table = reference.split("| reason | what happened | what to do |")[1].split("\n\n")[0]
-    rows = {}
-    for line in table.strip().splitlines()[1:]:
-        reason, happened, todo = (c.strip() for c in line.strip("|").split(" | "))
-        rows[reason.strip("`")] = (happened, todo)
-    assert rows == REASONS
 
 
 # -- a state filled without polling: fast at any size ------------------------------------------

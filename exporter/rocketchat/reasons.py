@@ -1,7 +1,10 @@
-"""Each poll error reason: what happened and what to do. The status pages show these, and the
-README's troubleshooting table is checked against them (tests/test_status_pages.py)."""
+"""Each poll error reason: what happened and what to do. The status pages, the WorkspaceDown
+runbook and the dashboard name them; docs/reference.md's table is generated from them."""
 
 from __future__ import annotations
+
+# where the table of reasons is, for every text that sends the reader there
+REASONS_DOC = "docs/reference.md#troubleshooting-error-reasons"
 
 REASONS: dict[str, tuple[str, str]] = {
     "timeout": (
@@ -47,3 +50,8 @@ REASONS: dict[str, tuple[str, str]] = {
 
 def what_to_do(reason: str) -> str:
     return REASONS.get(reason, ("", ""))[1]
+
+
+def every_reason() -> str:
+    """Each reason with what to do, for texts that must name them all (runbooks)."""
+    return "; ".join(f"`{reason}`: {todo}" for reason, (_, todo) in REASONS.items())
