@@ -1,10 +1,14 @@
-"""The Kubernetes manifests, validated without kubectl: every document has the fields its kind
-needs, selectors match the labels they select, names referenced exist, the image is ours, the
-ServiceMonitor and PrometheusRule carry the `release` label kube-prometheus-stack selects on,
-and the config inside the ConfigMap loads."""
+"""The Kubernetes manifests: every document has the fields its kind needs, selectors match the
+labels they select, names referenced exist, the image is ours, the ServiceMonitor and
+PrometheusRule carry the `release` label kube-prometheus-stack selects on, the config inside the
+ConfigMap loads, and no Secret with placeholder values is ever applied (the kustomization makes
+it from the operator's files, built with `kubectl kustomize` where kubectl exists)."""
 
 from __future__ import annotations
 
+import base64
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +25,9 @@ MANIFESTS = [
     KUBE / "sharded" / "rocketchat-exporter-sharded.yaml",
 ]
 IMAGE = f"rocketchat-prometheus-exporter:{__version__}"
+SECRET_KEYS = {"RC_USER_ID", "rc_token"}
 REQUIRED = {  # kind -> dotted paths every such document must have
-    "Secret": ["stringData"],
+    "Secret": ["data"],
     "ConfigMap": ["data"],
     "Deployment": ["spec.selector.matchLabels", "spec.template.metadata.labels",
                    "spec.template.spec.containers"],
@@ -77,14 +82,15 @@ def test_the_manifests_hang_together(path: Path) -> None:
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     for mount in container["volumeMounts"]:
         assert mount["name"] in volumes and mount.get("readOnly") is True
-    secret = kinds["Secret"]["stringData"]
+    assert "Secret" not in kinds, "a Secret in a manifest overwrites the operator's own"
+    secret = SECRET_KEYS  # what the kustomization's secretGenerator makes (or the operator)
     assert volumes["config"]["configMap"]["name"] == kinds["ConfigMap"]["metadata"]["name"]
-    assert volumes["secrets"]["secret"]["secretName"] == kinds["Secret"]["metadata"]["name"]
-    assert {item["key"] for item in volumes["secrets"]["secret"]["items"]} <= secret.keys()
+    assert volumes["secrets"]["secret"]["secretName"] == "rocketchat-exporter"
+    assert {item["key"] for item in volumes["secrets"]["secret"]["items"]} <= secret
     for env in container.get("env", []):
         ref = env.get("valueFrom", {}).get("secretKeyRef")
         if ref:
-            assert ref["name"] == kinds["Secret"]["metadata"]["name"] and ref["key"] in secret
+            assert ref["name"] == "rocketchat-exporter" and ref["key"] in secret
     service = kinds["Service"]
     assert service["spec"]["selector"].items() <= labels.items()
     service_ports = {p["name"]: p for p in service["spec"]["ports"]}
@@ -145,3 +151,57 @@ def test_the_dockerfile_checks_the_address_it_listens_on_and_ships_no_pip() -> N
     for arg in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST"):
         assert f"ARG {arg}" in dockerfile
     assert "deploy/docker/ca/" in dockerfile and (REPO / "deploy" / "docker" / "ca").is_dir()
+
+
+def _generated_secret(folder: Path) -> dict[str, str]:
+    """What the kustomization's secretGenerator makes, read as kustomize does (files only)."""
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    (generator,) = kustomization["secretGenerator"]
+    data = {}
+    for entry in generator["files"]:
+        key, _, source = entry.partition("=")
+        path = folder / source
+        if not path.exists():
+            raise FileNotFoundError(f"{source}: no such file or directory")
+        data[key] = path.read_text()
+    return data
+
+
+def build(folder: Path) -> tuple[bool, str, dict[str, str]]:
+    """(built, error, Secret data) of `kubectl kustomize folder`; without kubectl, its
+    secretGenerator read as kustomize reads it."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        try:
+            return True, "", _generated_secret(folder)
+        except FileNotFoundError as exc:
+            return False, str(exc), {}
+    done = subprocess.run(
+        [kubectl, "kustomize", str(folder)], capture_output=True, text=True, timeout=60
+    )
+    if done.returncode != 0:
+        return False, done.stderr, {}
+    (secret,) = [d for d in yaml.safe_load_all(done.stdout) if d["kind"] == "Secret"]
+    assert secret["metadata"]["name"] == "rocketchat-exporter"
+    return True, "", {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def test_the_kustomization_refuses_to_build_without_the_operators_secret_files(
+    tmp_path: Path,
+) -> None:
+    """`kubectl apply -k` with nothing written applies nothing (no placeholder overwrites a
+    Secret); with the two files it makes the Secret the Deployment mounts, from them."""
+    folder = tmp_path / "kubernetes"
+    shutil.copytree(KUBE, folder, ignore=shutil.ignore_patterns("user_id", "rc_token"))
+    built, error, _ = build(folder)
+    assert not built and "secrets/user_id" in error
+    (folder / "secrets" / "user_id").write_text("exporterUserId001")
+    (folder / "secrets" / "rc_token").write_text("a-personal-access-token")
+    built, error, data = build(folder)
+    assert built, error
+    assert data == {"RC_USER_ID": "exporterUserId001", "rc_token": "a-personal-access-token"}
+    assert set(data) == SECRET_KEYS
+    texts = [p.read_text() for p in KUBE.rglob("*.yaml")]
+    assert not [t for t in texts if "REPLACE" in t]
+    ignored = (REPO / ".gitignore").read_text()
+    assert "deploy/kubernetes/secrets/*" in ignored
