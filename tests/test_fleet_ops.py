@@ -410,7 +410,8 @@ def test_shard_deployment_examples_are_consistent() -> None:
         )
     )
     kinds = {d["kind"]: d for d in documents}
-    assert {"StatefulSet", "Service", "ServiceMonitor", "ConfigMap", "Secret"} <= set(kinds)
+    assert {"StatefulSet", "Service", "ServiceMonitor", "ConfigMap"} <= set(kinds)
+    assert "Secret" not in kinds  # the operator's, created first: applying never overwrites it
     statefulset = kinds["StatefulSet"]
     args = statefulset["spec"]["template"]["spec"]["containers"][0]["args"]
     shard = args[args.index("--shard") + 1]
