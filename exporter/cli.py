@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exporter import __version__
+from exporter.alerts.alert import RUNBOOKS_URL
+from exporter.alerts.files import rules_file
 from exporter.app import Exporter
 from exporter.config.load import load_config
 from exporter.config.shard import assigned, parse_shard
@@ -22,6 +25,7 @@ from exporter.exposition.render import Renderer
 from exporter.healthcheck import LISTEN_ENV
 from exporter.logsetup import setup_logging
 from exporter.model.config import DEFAULT_LISTEN, Config, ConfigError, parse_listen
+from exporter.model.secrets import secret_problem
 from exporter.runtime import gctune
 from exporter.runtime.poller import Poller, new_state
 from exporter.web.inflight import MAX_ANSWERS
@@ -30,6 +34,7 @@ from exporter.web.webconfig import WebConfig, load_web_config
 if TYPE_CHECKING:
     from exporter.demo.server import FakeRocketChat
 
+DEMO_USER_ID = "exporterUserId001"  # every simulated workspace's user, for --demo-token
 log = logging.getLogger("exporter")
 
 EXIT_OK, EXIT_FAIL, EXIT_CONFIG = 0, 1, 2
@@ -47,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--listen",
         metavar="HOST:PORT",
-        default=os.environ.get(LISTEN_ENV) or None,
+        default=None,  # then $ROCKETCHAT_EXPORTER_LISTEN (see main: listen_from_environment)
         help=f"address to serve on (default: ${LISTEN_ENV} if set, else the config's listen, "
         "else 0.0.0.0:9877)",
     )
@@ -66,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check-config",
         action="store_true",
-        help="validate the config and its secret files, print ok (exit 0) or the errors (exit 2)",
+        help="offline check of the config and its secret files (no server is contacted: a "
+        "wrong url or token passes; --once tries them): print ok (exit 0) or the errors "
+        "(exit 2)",
     )
     parser.add_argument(
         "--once",
@@ -108,6 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo",
         action="store_true",
         help="run against an embedded simulated Rocket.Chat (no config needed)",
+    )
+    parser.add_argument(
+        "--print-rules",
+        action="store_true",
+        help="print the Prometheus alerting rules file and exit (the repository's "
+        "prometheus/rules/rocketchat.rules.yml)",
+    )
+    parser.add_argument(
+        "--runbook-base-url",
+        metavar="URL",
+        default=RUNBOOKS_URL,
+        help="with --print-rules: where the rules' runbook_url points, e.g. "
+        "http://EXPORTER:9877/runbooks for the exporter's own page (default: the public "
+        "repository's docs/runbooks.md)",
+    )
+    parser.add_argument(
+        "--demo-token",
+        metavar="TOKEN",
+        help="with --demo: every simulated workspace accepts this token (user id "
+        f"{DEMO_USER_ID}), so a config file can be rehearsed against the demo (default: "
+        "tokens invented at each start)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -239,9 +267,18 @@ async def _run(
         from exporter.demo.server import FakeRocketChat, start_health
 
         fake = FakeRocketChat(demo_workspaces())
+        for simulated in fake.workspaces.values():
+            simulated.user_id = DEMO_USER_ID
+            if args.demo_token:
+                simulated.token = args.demo_token
         await fake.start()
         await start_health(fake)  # each simulated instance answers /livez or /health itself
-        log.info("demo: simulated Rocket.Chat on %s", fake.base_url)
+        log.info(
+            "demo: simulated Rocket.Chat on %s; to rehearse a config against it: url %s, "
+            "auth user_id %s and %s",
+            fake.base_url, fake.url_of(next(iter(fake.workspaces))), DEMO_USER_ID,
+            "the token of --demo-token" if args.demo_token else "a token fixed with --demo-token",
+        )  # fmt: skip
         config = config_for(fake, poll_interval=5.0, statistics_interval=30.0, every_collector=True)
         # shows rocketchat_workspace_statistic, as an operator's extra_statistics would
         config = dataclasses.replace(
@@ -275,6 +312,24 @@ def _loaded(path: str) -> Config:
     return config
 
 
+def _warn_if_environment_moves_listen(args: argparse.Namespace, file: Config, used: Config) -> None:
+    """$ROCKETCHAT_EXPORTER_LISTEN (the image sets it) beats the config's `listen:`, which
+    would otherwise be ignored without a word; --listen on the command line is explicit. (A
+    config without `listen:` has the default: nothing to warn about.)"""
+    from_environment = bool(args.listen_from_environment)
+    written = (file.listen_host, file.listen_port)
+    moved = written != parse_listen(DEFAULT_LISTEN) and written != (
+        used.listen_host,
+        used.listen_port,
+    )
+    if from_environment and moved:
+        log.warning(
+            "%s=%s overrides the config's listen (%s:%s); unset the variable (or set it to "
+            "the same address) to serve where the config says",
+            LISTEN_ENV, args.listen, file.listen_host, file.listen_port,
+        )  # fmt: skip
+
+
 def _flag_errors(args: argparse.Namespace) -> tuple[Overrides, list[str]]:
     """The flags' problems; --listen may come from $ROCKETCHAT_EXPORTER_LISTEN (the image
     sets it, and its HEALTHCHECK reads the same variable)."""
@@ -284,7 +339,7 @@ def _flag_errors(args: argparse.Namespace) -> tuple[Overrides, list[str]]:
         try:
             listen = parse_listen(args.listen)
         except ValueError as exc:
-            source = "--listen" if f"{args.listen}" != os.environ.get(LISTEN_ENV) else LISTEN_ENV
+            source = LISTEN_ENV if args.listen_from_environment else "--listen"
             problems.append(f"{source}: {exc}")
     if args.shard:
         try:
@@ -308,12 +363,27 @@ def example_config() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.listen_from_environment = args.listen is None and bool(os.environ.get(LISTEN_ENV))
+    if args.listen_from_environment:
+        args.listen = os.environ[LISTEN_ENV]
     setup_logging(args.log_level, args.log_format)
     if args.print_example_config:
         sys.stdout.write(example_config())
         return EXIT_OK
+    if args.print_rules:
+        base = args.runbook_base_url
+        if not re.fullmatch(r"https?://[^\s#\"]+", base):
+            parser.error("--runbook-base-url: expected an http(s) URL without # or spaces")
+        sys.stdout.write(rules_file(base.rstrip("/")))
+        return EXIT_OK
+    if args.runbook_base_url != RUNBOOKS_URL:
+        parser.error("--runbook-base-url goes with --print-rules")
     if args.demo and args.config:
         parser.error("--demo runs without a config; give either --demo or --config")
+    if args.demo_token is not None and not args.demo:
+        parser.error("--demo-token goes with --demo")
+    if args.demo_token is not None and secret_problem(args.demo_token, header=True):
+        parser.error(f"--demo-token {secret_problem(args.demo_token, header=True)}")
     if not args.demo and not args.config:
         parser.error("--config PATH is required (or --demo to try it without Rocket.Chat)")
     overrides, problems = _flag_errors(args)
@@ -321,7 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     web_config: WebConfig | None = None
     if args.config:
         try:
-            config = overrides.apply(load_config(args.config))
+            loaded = load_config(args.config)
+            config = overrides.apply(loaded)
+            _warn_if_environment_moves_listen(args, loaded, config)
         except ConfigError as exc:
             problems += exc.problems
     if args.web_config:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from exporter.alerts.conditions import Subjects
 from exporter.runtime.state import WorkspaceState
 
-# where the runbooks live; every rule's runbook_url is this plus "#" and the alert in lower case
+# where the runbooks live by default; every rule's runbook_url is this plus "#" and the alert in
+# lower case (rocketchat-exporter --print-rules --runbook-base-url URL: another base)
 RUNBOOKS_URL = (
     "https://github.com/rocketchat-prometheus-exporter/rocketchat-prometheus-exporter"
     "/blob/main/docs/runbooks.md"
@@ -41,7 +42,3 @@ class Alert:
     @property
     def anchor(self) -> str:
         return self.name.lower()
-
-    @property
-    def runbook_url(self) -> str:
-        return f"{RUNBOOKS_URL}#{self.anchor}"

@@ -31,6 +31,7 @@ ORDER = (
     "RocketChatCollectorFailing",
     "RocketChatOmnichannelNoAgent",
     "RocketChatExporterDown",
+    "RocketChatExporterReloadFailed",
 )
 BY_NAME = {alert.name: alert for alert in (*INSTANCE_ALERTS, *WORKSPACE_ALERTS)}
 ALERTS: tuple[Alert, ...] = tuple(BY_NAME[name] for name in ORDER)

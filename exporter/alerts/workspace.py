@@ -360,4 +360,30 @@ rocketchat_omnichannel_agents{status="available"} == 0""",
         "names the field). The job name must be `rocketchat-exporter`, or edit the rule.",
         check=c.never,
     ),
+    Alert(
+        name="RocketChatExporterReloadFailed",
+        severity="warning",
+        title="config reload refused",
+        expr="increase(rocketchat_exporter_config_reload_failures_total[15m]) > 0",
+        for_="0s",
+        summary="The Rocket.Chat exporter {{ $labels.instance }} refused a reload of its "
+        "{{ $labels.config }}",
+        description=(
+            "A reload (SIGHUP or POST /-/reload) of the exporter's {{ $labels.config }} file "
+            "was refused in the last 15 minutes: the file is invalid. The exporter keeps the "
+            "previous one, but would exit at its next restart."
+        ),
+        why="""A counter: increase() over 15 minutes, so one refused reload fires at once and the
+alert ends 15 minutes after the last one (a fixed file reloads without a count).""",
+        meaning="The config (or web config) file on disk is invalid: a reload was refused and "
+        "the exporter runs on the previous, good one. Nothing is lost yet, but the file "
+        "someone meant to apply is not applied, and a restart (a new pod, a reboot) would "
+        "exit with code 2 instead of serving.",
+        confirm="The exporter's log has the refusal with each problem and its field; "
+        "`rocketchat-exporter --config FILE --check-config` on the same file prints them; "
+        "`rocketchat_exporter_config_reload_failures_total{config}` says which file.",
+        action="Fix the file the log names and reload again (SIGHUP or `POST /-/reload`); "
+        "`--check-config` first. The alert ends 15 minutes after the last refused reload.",
+        check=c.never,
+    ),
 )

@@ -45,7 +45,8 @@ def _families() -> list[Family]:
         (
             "rocketchat_up",
             g,
-            "1 if the latest poll of every enabled endpoint of the workspace succeeded, else 0.",
+            "1 if the latest polls of the core endpoints (instances.get, statistics.list) "
+            "succeeded, else 0; an optional collector never changes it.",
         ),
         ("rocketchat_instances", g, "Number of records in the latest instances.get answer."),
         (

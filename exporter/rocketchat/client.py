@@ -246,7 +246,7 @@ class RocketChatClient:
         answer = await self._exchange(method, url, path, headers, body, direct=False)
         if answer.status == 407 and self._proxy is not None:  # the proxy's, not the server's
             raise proxy_refusal(path, 407, self._proxy_source)
-        return self._interpret(path, answer.status, answer.headers, answer.body)
+        return self._interpret(path, answer.status, answer.headers, answer.body, url)
 
     async def probe(self, target: Target, path: str) -> tuple[int, bytes]:
         """GET a path at an instance's own address (its health route) without credentials,
@@ -381,7 +381,9 @@ class RocketChatClient:
             self._urls[key] = url
         return url
 
-    def _interpret(self, path: str, status: int, headers: Any, raw: bytes) -> Response:
+    def _interpret(
+        self, path: str, status: int, headers: Any, raw: bytes, url: URL | None = None
+    ) -> Response:
         body: Any = None
         try:
             body = json.loads(raw)
@@ -419,9 +421,12 @@ class RocketChatClient:
                 f"{path}: HTTP {status} redirect; set url to the final address of the server",
             )
         if 400 <= status < 500:
+            # the whole address asked (never its user:password or query): a doubled /api/v1
+            # or a missing path prefix shows at a glance
+            asked = f" at {url.with_user(None).with_query(None)}" if url is not None else ""
             raise PollError(
                 "http_4xx",
-                f"{path}: HTTP {status}; check url (and its path prefix)",
+                f"{path}: HTTP {status}{asked}; check url (and its path prefix)",
                 error=code,
                 status=status,
             )

@@ -69,7 +69,7 @@ class WorkspaceState:
 
     @property
     def up(self) -> bool | None:
-        """True if the latest poll of every enabled endpoint succeeded; None before any ran."""
+        """True if the latest poll of every core endpoint succeeded; None before any ran."""
         polled = [self.status[e] for e in self.endpoints if self.status[e].attempted]
         if any(not s.ok for s in polled):
             return False

@@ -50,7 +50,7 @@ def fleet_main(
     for name, workspace, h in judge(state, now) if judged is None else judged:
         totals[h.state] += 1
         connected += h.connected
-        unreported += h.instances if h.unreported else 0
+        unreported += 1 if h.unreported else 0  # workspaces, as its filter shows
         alerting.update(alert.name for alert, _ in h.findings)
         if h.matches(wanted) and needle in name.casefold():
             shown.append((h.rank, name, workspace, h))
@@ -131,9 +131,11 @@ def _fleet_row(name: str, workspace: WorkspaceState, h: Verdict, now: float) -> 
     alerts = " ".join(alert_chip(f) for f in h.findings)
     return (
         f'<tr class="row-{h.state}"><td><a href="{html.escape(href)}">{html_text(name)}</a></td>'
-        f'<td class="{h.state}">{label}</td><td>{alerts}</td><td>{instances}</td>'
-        f'<td class="wide">{version}</td><td class="wide">{shown_age}</td>'
-        f"<td>{when(polled, now)}{_errors(workspace, h)}</td></tr>"
+        f'<td class="{h.state}">{label}</td><td>{alerts}</td>'
+        f'<td data-label="instances">{instances}</td>'
+        f'<td class="wide" data-label="version">{version}</td>'
+        f'<td class="wide" data-label="statistics age">{shown_age}</td>'
+        f'<td data-label="last poll">{when(polled, now)}{_errors(workspace, h)}</td></tr>'
     )
 
 

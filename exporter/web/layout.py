@@ -59,7 +59,12 @@ a.alert.critical{background:#ffebe9;color:#cf222e}a.alert.warning{background:#ff
 .summary li a.alert{display:block;margin:0;font-size:1em}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{color:#656d76}dd{margin:0}
 @media (max-width:700px){.wide{display:none}main{padding:.6em}th,td{padding:.3em}
-.summary{gap:.3em}.summary li a{padding:.2em .45em;font-size:.88em}header{padding:.5em .6em}}
+.summary{gap:.3em}.summary li a{padding:.2em .45em;font-size:.88em}header{padding:.5em .6em}
+table.fleet thead{display:none}table.fleet,table.fleet tbody{display:block}
+table.fleet tr{display:block;border-bottom:1px solid #d0d7de;padding:.3em 0}
+table.fleet td{display:block;border:0;padding:.1em .3em;overflow-wrap:anywhere}
+table.fleet td.wide{display:block}table.fleet td[data-label]::before{content:attr(data-label)
+": ";color:#656d76}}
 """
 
 # Filter as you type and refresh every 5 s by swapping <main>; without JavaScript the form

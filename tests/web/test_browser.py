@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from exporter.demo.landscape import config_for, demo_workspaces
 from exporter.demo.server import FakeRocketChat
@@ -81,3 +82,51 @@ async def test_status_page_renders_every_workspace_and_the_disconnected_instance
     assert "8.8.1" in text and "3.10.5" in text
     assert screenshot.stat().st_size > 10_000
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_the_fleet_table_fits_a_phone_without_sideways_scrolling(
+    exporter_for: Any, tmp_path: Path
+) -> None:
+    """At 390 px (a phone) each workspace is a card of labelled lines, the page no wider than
+    the screen, the table no wider than its box (which would scroll sideways). Measured in
+    Chromium (whose headless window is at least 500 px wide): the page in a 390 px frame, with
+    one line of script that writes the widths into the parent, read back with --dump-dom."""
+    fake = FakeRocketChat(demo_workspaces())
+    await fake.start()
+    runner = None
+    try:
+        run = await exporter_for(config_for(fake, poll_interval=0.5, statistics_interval=0.5))
+        await run.wait_until(
+            lambda s: sum(1 for k in s if k[0] == "rocketchat_up") == 8, "every workspace polled"
+        )
+        _, page, _ = await run.get("/")
+        probe = (
+            "<script>addEventListener('load',function(){var d=document.documentElement,"
+            "t=document.querySelector('.scroll');parent.document.body.setAttribute('data-width',"
+            "Math.max(d.scrollWidth,t.scrollWidth)+'/'+d.clientWidth)})</script>"
+        )
+        frame = '<html><body><iframe src="/page" style="width:390px;height:844px;border:0">'
+        pages = {"/": frame + "</iframe></body></html>", "/page": page.replace("</body>", probe)}
+
+        async def serve(request: web.Request) -> web.Response:
+            return web.Response(text=pages[request.path], content_type="text/html")
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", serve)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        dom = await run_chromium(
+            "--virtual-time-budget=5000", "--dump-dom", f"http://127.0.0.1:{port}/",
+            profile=tmp_path / "profile-phone",
+        )  # fmt: skip
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await fake.stop()
+    measured = re.search(r'data-width="(\d+)/(\d+)"', dom)
+    assert measured is not None, dom[-500:]
+    scroll, client = int(measured.group(1)), int(measured.group(2))
+    assert client <= 390 and scroll <= client, (scroll, client)

@@ -123,7 +123,7 @@ async def test_overview_summarizes_sorts_unhealthy_first_and_filters_without_jav
     assert status == 200
     summary = page.split('<ul class="summary">')[1].split("</ul>")[0]
     expected = [("40", "workspaces"), ("4", "down"), ("4", "instance disconnected"),
-                ("4", "statistics stale"), ("12", "links not reported")]  # fmt: skip
+                ("4", "statistics stale"), ("4", "links not reported")]  # fmt: skip
     for count, label in expected:
         assert "<b" in summary and re.search(rf">{count}</b> {label}", summary), label
     order = rows_of(page)
@@ -131,6 +131,8 @@ async def test_overview_summarizes_sorts_unhealthy_first_and_filters_without_jav
     down = [f"ws-{i:04d}" for i in range(40) if i % 10 == 4]
     assert order[:4] == down  # the unhealthy first
     assert 'href="/?state=down"' in summary  # numbers link to the filtered view
+    _, unreported = await get(url + "/?state=unreported")
+    assert len(rows_of(unreported)) == 4  # the chip counts what its filter lists: workspaces
     _, only_down = await get(url + "/?state=down")
     assert rows_of(only_down) == down and "4 of 40 shown" in only_down
     _, by_name = await get(url + "/?q=ws-001")
