@@ -33,8 +33,10 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
+# parallel workers: the tests mostly wait on sockets and processes, so more than the 2 cores
+TEST_WORKERS ?= 4
 pytest: $(VENV)/.dev-installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 ## system-deps: Debian packages the suite uses (promtool and prometheus, chromium, openssl,
 ## iproute2 for the network-namespace tests),

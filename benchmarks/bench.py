@@ -233,7 +233,13 @@ async def wait_ready(session: aiohttp.ClientSession, url: str, deadline: float =
     raise RuntimeError("exporter not ready in time")
 
 
-OPTIONS = {"collectors": "default"}  # set from the command line
+OPTIONS = {"collectors": "default", "smoke": ""}  # set from the command line
+
+
+def pause(seconds: float) -> float:
+    """A settling wait of the measurement; a tenth of it in --smoke (the harness checked end to
+    end in seconds by make test; its figures then mean nothing)."""
+    return seconds / 10 if OPTIONS["smoke"] else seconds
 
 
 def few(scrapes: int, count: int) -> int:
@@ -315,9 +321,9 @@ async def first_round(
     # steady RSS, not the moment of one render's buffers: the median of 10 samples over 5 s
     # (renders run every few seconds at large N), and their largest
     samples = []
-    for _ in range(10):
+    for _ in range(2 if OPTIONS["smoke"] else 10):
         samples.append(exporter.rss_mib())
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(pause(0.5))
     result["rss_mib"] = statistics.median(samples)
     result["rss_max_mib"] = max(samples)
     # the fleet's series (the self-metrics, ~40 process_*/python_* lines, not counted)
@@ -405,9 +411,9 @@ async def busy_run(tmp: Path, count: int, scrapes: int, mode: str) -> dict[str, 
         await wait_ready(session, url)
         if load == "hang":
             fleet.proc.send_signal(signal.SIGUSR1)
-            await asyncio.sleep(2.5)  # every workspace's next polls are sent and hang
+            await asyncio.sleep(pause(2.5))  # every workspace's next polls are sent and hang
         else:
-            await asyncio.sleep(float(interval[:-1]))  # past the first round's burst
+            await asyncio.sleep(pause(float(interval[:-1])))  # past the first round's burst
         async with session.get(url + "/metrics") as resp:
             exposition = tmp / f"busy-exposition-{mode}.txt"
             exposition.write_text(await resp.text())
@@ -438,7 +444,7 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
         _, _, url, session = run
         await wait_ready(session, url)
         text = await full_exposition(session, url, count)
-        await asyncio.sleep(3)  # past the first round: polls now land spread over 30 s
+        await asyncio.sleep(pause(3))  # past the first round: polls now land spread over 30 s
         exposition = tmp / f"standard-exposition-{count}.txt"
         exposition.write_text(text)
         async with static_servers(tmp, exposition) as static:
@@ -449,7 +455,12 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
             session, tmp, "cached", exposition, slow(scrapes, count), changes
         )
     out = subprocess.run(
-        [sys.executable, str(HERE / "render_cost.py"), str(count), "15"],
+        [
+            sys.executable,
+            str(HERE / "render_cost.py"),
+            str(count),
+            "1" if OPTIONS["smoke"] else "15",
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -462,7 +473,7 @@ async def standard_run(tmp: Path, count: int, scrapes: int) -> dict[str, Any]:
 def gc_pauses(count: int) -> dict[str, dict[str, Any]]:
     """GC pauses and the longest loop stall at the standard cadence, with the serving
     process's GC settings and with ROCKETCHAT_EXPORTER_GC_TUNING=off (gc_pauses.py)."""
-    seconds = "90" if count >= 1000 else "2"
+    seconds = "90" if count >= 1000 else "1" if OPTIONS["smoke"] else "2"
     found = {}
     for mode in ("on", "off"):
         out = subprocess.run(
@@ -776,8 +787,15 @@ async def main() -> int:
         help="default: info and licenses on, as a fresh config; core: instances and "
         "statistics only (the figures before the optional collectors existed)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every settling wait a tenth as long: checks the harness end to end in seconds "
+        "(make test); the figures mean nothing then",
+    )
     args = parser.parse_args()
     OPTIONS["collectors"] = args.collectors
+    OPTIONS["smoke"] = "yes" if args.smoke else ""
     sizes = [int(s) for s in args.sizes.split(",")]
     # start-up is measured as an installed exporter starts: with its bytecode compiled (pip
     # does it at install); a checkout under PYTHONDONTWRITEBYTECODE=1 would compile every

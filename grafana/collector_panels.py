@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from panels import INSTANCE_LEGEND, Layout, stat, table, target, thresholds, timeseries
 
+from exporter.alerts.conditions import (
+    EXPIRY_DAYS,
+    EXPIRY_WITHIN,
+    HEAP_RATIO,
+    PRESENCE_CAP,
+    PRESENCE_NEAR,
+    SEATS_RATIO,
+    SUPPORT_DAYS,
+)
+
 CAP_MODULES = 'module=~"unlimited-presence|scalability"'
-
-
-SUPPORT_DAYS = 30  # the RocketChatVersionSupportEndingSoon threshold (alerts/conditions.py)
 
 
 def collector_rows(layout: Layout, sel: str) -> None:
@@ -57,7 +64,7 @@ def licenses(layout: Layout, sel: str) -> None:
                 )
             ],
             unit="percentunit",
-            steps=thresholds((None, "green"), (0.9, "orange"), (1, "red")),
+            steps=thresholds((None, "green"), (SEATS_RATIO, "orange"), (1, "red")),
         ),
         w=6,
         h=7,
@@ -75,7 +82,7 @@ def licenses(layout: Layout, sel: str) -> None:
                 )
             ],
             unit="percentunit",
-            steps=thresholds((None, "green"), (0.9, "orange"), (1, "red")),
+            steps=thresholds((None, "green"), (SEATS_RATIO, "orange"), (1, "red")),
         ),
         w=6,
         h=7,
@@ -84,10 +91,10 @@ def licenses(layout: Layout, sel: str) -> None:
         stat(
             "License expires in",
             "Time until the license stops being valid (needs view-privileged-setting); red "
-            "within 14 days.",
+            f"within {EXPIRY_DAYS} days.",
             f"rocketchat_license_expiry_timestamp_seconds{sel} - time()",
             unit="s",
-            steps=thresholds((None, "red"), (14 * 86400, "green")),
+            steps=thresholds((None, "red"), (EXPIRY_WITHIN, "green")),
         ),
         w=4,
         h=7,
@@ -124,8 +131,8 @@ def licenses(layout: Layout, sel: str) -> None:
         timeseries(
             "Connections vs the presence cap",
             "Connections per workspace (sum of the instances') on workspaces without the "
-            "unlimited-presence or scalability module: above 200 the server switches user "
-            "status off.",
+            f"unlimited-presence or scalability module: above {PRESENCE_CAP} the server switches "
+            "user status off.",
             [
                 target(
                     f"sum by (workspace) (rocketchat_instance_connections{sel}) unless on "
@@ -133,7 +140,7 @@ def licenses(layout: Layout, sel: str) -> None:
                     "{{workspace}}",
                 )
             ],
-            steps=thresholds((None, "green"), (180, "orange"), (200, "red")),
+            steps=thresholds((None, "green"), (PRESENCE_NEAR, "orange"), (PRESENCE_CAP, "red")),
         ),
         w=24,
         h=7,
@@ -170,10 +177,10 @@ def health(layout: Layout, sel: str) -> None:
         timeseries(
             "Heap usage",
             "Heap in use / heap limit per instance (/livez); the server itself reports "
-            "unhealthy above 85 %.",
+            f"unhealthy above 85 %, RocketChatInstanceHeapHigh fires above {HEAP_RATIO:.0%}.",
             [target(f"rocketchat_instance_heap_usage_ratio{sel}", INSTANCE_LEGEND)],
             unit="percentunit",
-            steps=thresholds((None, "green"), (0.85, "red")),
+            steps=thresholds((None, "green"), (0.85, "orange"), (HEAP_RATIO, "red")),
         ),
         w=7,
         h=7,

@@ -19,6 +19,7 @@ from collector_panels import collector_rows
 from panels import DATASOURCE, INSTANCE_LEGEND, WS, Layout, stat, target, thresholds, timeseries
 from record_panels import exporter_extras, instance_extras, statistics_record_row
 
+from exporter.alerts.conditions import STALE_HOURS, STALE_STATISTICS
 from exporter.rocketchat.reasons import REASONS, REASONS_DOC
 
 OUTPUT = Path(__file__).parent / "dashboards" / "rocketchat.json"
@@ -186,10 +187,11 @@ def build() -> dict[str, Any]:
         stat(
             "Oldest statistics",
             "Age of the oldest 'newest statistics record' among the selected workspaces. The "
-            "server writes one about daily; older than 26 h means its statistics job is stuck.",
+            f"server writes one about daily; older than {STALE_HOURS} h means its statistics job "
+            "is stuck.",
             f"max(time() - rocketchat_workspace_statistics_timestamp_seconds{sel})",
             unit="s",
-            steps=thresholds((None, "green"), (26 * 3600, "red")),
+            steps=thresholds((None, "green"), (STALE_STATISTICS, "red")),
         ),
         w=4,
         h=4,

@@ -29,7 +29,8 @@ GRIDFS_GIB = 5  # uploads kept in MongoDB beyond this: see the runbook of the al
 GRIDFS_BYTES = GRIDFS_GIB * 1024**3
 SUPPORT_DAYS = 30  # the apps stop accepting the version within this many days
 SUPPORT_WITHIN = SUPPORT_DAYS * 86400
-PRESENCE_NEAR = 180  # of the Community presence cap of 200 connections
+PRESENCE_CAP = 200  # connections above which a server without the modules turns presence off
+PRESENCE_NEAR = 180  # of that cap
 PRESENCE_MODULES = ("unlimited-presence", "scalability")
 
 

@@ -8,7 +8,6 @@ thread, with a bounded number of checks waiting; /metrics is rendered elsewhere.
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import logging
 import secrets
@@ -18,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+import aiohttp
 import bcrypt
 from aiohttp import web
 
@@ -40,16 +40,15 @@ class AuthCounter(Protocol):
 
 
 def parse_basic_auth(header: str) -> tuple[str, str] | None:
-    """(user, password) from an `Authorization: Basic ...` header, None if there is none."""
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic" or not encoded or len(encoded) > 4096:
+    """(user, password) from an `Authorization: Basic ...` header (aiohttp's decoder, UTF-8 as
+    RFC 7617's charset says), None if there is none or it is malformed or oversized."""
+    if not header or len(header) > 4096:
         return None
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (ValueError, UnicodeDecodeError):
+        credentials = aiohttp.BasicAuth.decode(header.strip(), encoding="utf-8")
+    except ValueError:  # the scheme, base64, UTF-8 or a missing ":" (Unicode errors included)
         return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
+    return credentials.login, credentials.password
 
 
 class TokenBucket:

@@ -184,13 +184,14 @@ def point_at(config: Config, name: str, url: str) -> Config:
 @pytest.mark.parametrize(
     ("url", "what"),
     [
-        (f"http://127.0.0.1:{free_port()}", "connection refused"),
+        ("http://127.0.0.1:{free port}", "connection refused"),
         ("http://rocketchat.invalid", "DNS failure"),
     ],
-)
+)  # the port is chosen in the test: the ids must be the same in every xdist worker
 async def test_unreachable_server_counts_connection_errors(
     fake: FakeRocketChat, exporter_for: Any, url: str, what: str
 ) -> None:
+    url = url.replace("{free port}", str(free_port()))
     run = await exporter_for(point_at(fast_config(fake), "old", url))
     # (before /ready a scrape may show old's error before new's first poll is in)
     samples = await run.wait_until(
