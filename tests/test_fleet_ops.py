@@ -362,7 +362,8 @@ def data_view(samples: Samples) -> dict[Any, float]:
 async def test_three_shards_poll_each_workspace_once_and_add_up_to_one_exporter(
     hundred: FakeRocketChat, exporter_for: Any
 ) -> None:
-    base = fast_config(hundred, poll_interval=2.0, statistics_interval=2.0)
+    # timeout: four exporters of 100 workspaces in one process, on a machine running other tests
+    base = fast_config(hundred, poll_interval=2.0, statistics_interval=2.0, timeout=15.0)
     shards = [
         await exporter_for(dataclasses.replace(base, shard_index=i, shard_count=3))
         for i in range(3)
