@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 
 from fleet import write_config  # noqa: E402
 
-from exporter.collectors.registry import enabled  # noqa: E402
+from exporter.collecting.registry import enabled  # noqa: E402
 from exporter.model.config import TokenAuth, WorkspaceConfig  # noqa: E402
 
 

@@ -15,7 +15,7 @@ import time
 
 import aiohttp
 
-from exporter.collectors.registry import REQUESTS, endpoints
+from exporter.collecting.registry import REQUESTS, endpoints
 from exporter.config.load import load_config
 from exporter.model.config import TokenAuth
 from exporter.runtime import gctune

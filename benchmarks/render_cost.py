@@ -31,15 +31,19 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
+from exporter.collecting.registry import DEFAULTS
+from exporter.collectors import instances, statistics
 from exporter.collectors.info import parse_info
+from exporter.collectors.instances import parse_instances
 from exporter.collectors.licenses import parse_licenses_info, parse_max_active_users
-from exporter.collectors.records import parse_instances, parse_statistics_list
-from exporter.collectors.registry import DEFAULTS
+from exporter.collectors.statistics import parse_statistics_list
 from exporter.demo.collectors import licenses_info_body
 from exporter.exposition.publisher import Publisher
 from exporter.model.config import Config, TokenAuth, WorkspaceConfig
 from exporter.runtime.poller import add_workspace
-from exporter.runtime.state import INSTANCES, STATISTICS, State
+from exporter.runtime.state import State
+
+INSTANCES, STATISTICS = instances.ANSWER.endpoint, statistics.RECORD.endpoint
 
 SLOW = ("statistics.list", "info", "licenses.maxActiveUsers", "licenses.info")
 

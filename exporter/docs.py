@@ -10,7 +10,7 @@ from pathlib import Path
 
 from exporter.alerts.catalogue import ALERTS
 from exporter.alerts.files import rules_file, runbooks
-from exporter.collectors.registry import COLLECTORS, FAMILIES
+from exporter.collecting.registry import COLLECTORS, FAMILIES
 from exporter.exposition.encoder import EXPORTER_ONLY
 from exporter.rocketchat.reasons import REASONS
 

@@ -22,6 +22,7 @@ from hypothesis import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.app import Exporter
+from exporter.collectors import instances, statistics
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.landscape import config_for
 from exporter.demo.server import FakeRocketChat
@@ -35,6 +36,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 settings.register_profile("default", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+INSTANCES, STATISTICS = instances.ANSWER.endpoint, statistics.RECORD.endpoint
 DEADLINE = 20.0  # generous: machines are shared; tests wait for conditions, never fixed sleeps
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from exporter.collectors.registry import FAMILIES
+from exporter.collecting.registry import FAMILIES
 
 from contract import ADDITIONS, ALL_METRICS, NOT_YET
 

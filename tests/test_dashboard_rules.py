@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from exporter.collectors.registry import FAMILIES, OPTIONAL
+from exporter.collecting.registry import FAMILIES, OPTIONAL
 from exporter.exposition.encoder import EXPORTER_ONLY
 
 from conftest import promtool

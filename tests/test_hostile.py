@@ -10,14 +10,15 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from exporter.collectors.records import parse_instances, parse_statistics_list
+from exporter.collectors.instances import parse_instances
+from exporter.collectors.statistics import parse_statistics_list
 from exporter.exposition.render import Renderer
 from exporter.rocketchat import errors as rcerrors
 from exporter.rocketchat.values import ParseError, parse_login
 from exporter.runtime.poller import _paced
-from exporter.runtime.state import INSTANCES, STATISTICS, State
+from exporter.runtime.state import State
 
-from conftest import parse_exposition
+from conftest import INSTANCES, STATISTICS, parse_exposition
 
 scalars = st.one_of(
     st.none(),

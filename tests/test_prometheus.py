@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from test_dashboard_rules import RULES, panel_exprs, panels
 
-from exporter.collectors.registry import OPTIONAL
+from exporter.collecting.registry import OPTIONAL
 from exporter.demo.collectors import enterprise_license
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat, start_health

@@ -15,7 +15,7 @@ import yaml
 
 from exporter import __version__
 from exporter.cli import build_parser
-from exporter.collectors.registry import COLLECTORS, FAMILIES
+from exporter.collecting.registry import COLLECTORS, FAMILIES
 from exporter.docs import refreshed
 
 from contract import ADDITIONS, ALL_METRICS

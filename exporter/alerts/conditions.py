@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from exporter.collectors import health, info, licenses, links, omnichannel, statfields
-from exporter.collectors.records import Instance, Statistics
-from exporter.runtime.state import VANISHED_MEMORY, WorkspaceState
+from exporter.collecting import statfields
+from exporter.collectors import health, info, instances, licenses, links, omnichannel, statistics
+from exporter.collectors.instances import VANISHED_MEMORY, Instance
+from exporter.collectors.statistics import Statistics
+from exporter.runtime.state import WorkspaceState
 
 Subjects = tuple[str, ...]
 WHOLE: Subjects = ("",)
@@ -39,19 +41,17 @@ def endpoint(instance: Instance) -> str:
 
 
 def _items(workspace: WorkspaceState) -> tuple[Instance, ...]:
-    return workspace.instances.items if workspace.instances is not None else ()
+    answer = workspace.get(instances.ANSWER)
+    return answer.items if answer is not None else ()
 
 
 def _license(workspace: WorkspaceState) -> licenses.License | None:
-    found = workspace.collected.get(licenses.INFO)
-    return found if isinstance(found, licenses.License) else None
+    return workspace.get(licenses.INFO)
 
 
-def stat(statistics: Statistics | None, family: str, label: str = "") -> float | None:
-    """One value of the statistics record's extra families (statfields), None when absent."""
-    if statistics is None or not statistics.more:
-        return None
-    return statistics.more[statfields.POSITION[(family, label)]]
+def stat(record: Statistics | None, family: str, label: str = "") -> float | None:
+    """One value of the statistics record (statfields' families), None when absent."""
+    return record.value(family, label) if record is not None else None
 
 
 def disconnected(workspace: WorkspaceState, now: float) -> Subjects:
@@ -67,8 +67,8 @@ def disconnected(workspace: WorkspaceState, now: float) -> Subjects:
 
 
 def link_views(workspace: WorkspaceState) -> tuple[links.View, ...]:
-    mesh = workspace.collected.get(links.ENDPOINT)
-    return mesh.views if isinstance(mesh, links.Mesh) else ()
+    mesh = workspace.get(links.MESH)
+    return mesh.views if mesh is not None else ()
 
 
 def link_broken(workspace: WorkspaceState, now: float) -> Subjects:
@@ -98,7 +98,7 @@ def vanished(workspace: WorkspaceState, now: float) -> Subjects:
         return ()
     return tuple(
         sorted(
-            hp for hp, seen in (workspace.vanished or {}).items() if now - seen < VANISHED_MEMORY
+            hp for hp, seen in instances.vanished(workspace).items() if now - seen < VANISHED_MEMORY
         )
     )
 
@@ -108,31 +108,32 @@ def down(workspace: WorkspaceState, now: float) -> Subjects:
 
 
 def statistics_stale(workspace: WorkspaceState, now: float) -> Subjects:
-    stats = workspace.statistics
+    stats = workspace.get(statistics.RECORD)
     created = stats.created_at if stats is not None else None
     return WHOLE if created is not None and now - created > STALE_STATISTICS else ()
 
 
 def apps_failed(workspace: WorkspaceState, now: float) -> Subjects:
-    failed = stat(workspace.statistics, "rocketchat_workspace_apps", 'state="failed"')
+    failed = stat(workspace.get(statistics.RECORD), "rocketchat_workspace_apps", "failed")
     return WHOLE if failed is not None and failed > 0 else ()
 
 
 def migration_locked(workspace: WorkspaceState, now: float) -> Subjects:
-    locked = stat(workspace.statistics, "rocketchat_workspace_migration_locked")
+    locked = stat(workspace.get(statistics.RECORD), "rocketchat_workspace_migration_locked")
     return WHOLE if locked == 1 else ()
 
 
 def uploads_in_gridfs(workspace: WorkspaceState, now: float) -> Subjects:
-    stats = workspace.statistics
-    if stats is None or stats.file_store != "GridFS" or stats.uploads_size_bytes is None:
+    stats = workspace.get(statistics.RECORD)
+    if stats is None or stats.file_store != "GridFS":
         return ()
-    return WHOLE if stats.uploads_size_bytes > GRIDFS_BYTES else ()
+    size = stats.value(statfields.UPLOADS_SIZE)
+    return WHOLE if size is not None and size > GRIDFS_BYTES else ()
 
 
 def seats_ratio(workspace: WorkspaceState) -> float | None:
-    seats = workspace.collected.get(licenses.MAX_ACTIVE_USERS)
-    if not isinstance(seats, licenses.Seats) or seats.used is None or not seats.max:
+    seats = workspace.get(licenses.MAX_ACTIVE_USERS)
+    if seats is None or seats.used is None or not seats.max:
         return None
     return seats.used / seats.max
 
@@ -208,8 +209,8 @@ def collector_failing(workspace: WorkspaceState, now: float) -> Subjects:
 
 
 def no_agent(workspace: WorkspaceState, now: float) -> Subjects:
-    agents = dict(workspace.collected.get(omnichannel.AGENTS_ENDPOINT) or ())
-    chats = dict(workspace.collected.get(omnichannel.CHATS_ENDPOINT) or ())
+    agents = dict(workspace.get(omnichannel.AGENTS_ENDPOINT) or ())
+    chats = dict(workspace.get(omnichannel.CHATS_ENDPOINT) or ())
     queued, available = chats.get("queued"), agents.get("available")
     return WHOLE if queued and available == 0 else ()
 

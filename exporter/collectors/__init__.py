@@ -1,1 +1,2 @@
-"""What the exporter reads from Rocket.Chat: one module per endpoint group, and the registry."""
+"""What the exporter reads from Rocket.Chat: one module per collector, each declaring its
+requests, parsing its answers, and rendering its families (see exporter/collecting/)."""

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
-from exporter.collectors.catalogue import INSTANCE
-from exporter.collectors.expfmt import fmt, instance_labels
-from exporter.collectors.fence import all_within, reach
-from exporter.collectors.records import Instance
+from exporter.collecting.base import Collected, Collector, Family, Fetch, Key, Out, Request
+from exporter.collecting.expfmt import fmt, instance_labels
+from exporter.collecting.fence import all_within, reach
+from exporter.collecting.outcome import NeedsCore, NotAvailable
+from exporter.collectors.instances import ANSWER as INSTANCES
+from exporter.collectors.instances import INSTANCE, Instance
 from exporter.model.config import READYZ_MIN_INTERVAL
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.transport import Target
@@ -82,7 +83,6 @@ HEALTHY = "rocketchat_instance_healthy"
 HEAP = "rocketchat_instance_heap_usage_ratio"
 LAG = "rocketchat_instance_event_loop_lag_seconds"
 DATABASE = "rocketchat_instance_database_healthy"
-ENDPOINT = "health"
 NO_ROUTE = "no /livez or /health on this version"
 
 FAMILIES = (
@@ -146,9 +146,9 @@ async def _one(ctx: Fetch, target: Target, paths: tuple[str, ...]) -> Health | N
 
 async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     """Every instance of the latest instances.get answer, concurrently."""
-    instances = ctx.state.instances
-    if instances is None:  # instances.get fails: the poller gives this the core's verdict
-        raise PollError("http_4xx", "no instances.get answer to check", status=404)
+    instances = ctx.state.get(INSTANCES)
+    if instances is None:  # the core's verdict, or a wait for its first answer (outcome.py)
+        raise NeedsCore("no instances.get answer to check")
     paths = _paths(ctx.state.running_version, ctx.workspace.health_readyz)
 
     async def check(instance_id: str, host: str, port: str) -> InstanceHealth:
@@ -174,18 +174,19 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
         for found, instance in zip(done, instances, strict=True)
     ]
     if results and all(r.health is None and not r.error for r in results):
-        raise PollError("http_4xx", NO_ROUTE, status=404)  # "not available on this version"
+        raise NotAvailable(NO_ROUTE)
     return tuple(results)
 
 
 def by_instance(workspace: Collected) -> Iterator[tuple[Instance, Health]]:
     """Each instance of the current instances.get answer with its latest health answer (no
     ghosts of vanished instances): what is rendered, and what the alert checks read."""
-    checked = workspace.collected.get(ENDPOINT)
-    if not checked or workspace.instances is None:
+    checked = workspace.get(RESULTS)
+    instances = workspace.get(INSTANCES)
+    if not checked or instances is None:
         return
     by_id = {r.instance_id: r.health for r in checked}
-    for instance in workspace.instances:
+    for instance in instances:
         health = by_id.get(instance.instance_id)
         if health is not None:
             yield instance, health
@@ -204,14 +205,16 @@ def render(ws_label: str, workspace: Collected, out: Out) -> None:
                 out[family].append(f"{family}{{{labels}}} {fmt(value)}\n")
 
 
+RESULTS: Key[tuple[InstanceHealth, ...]] = Key("health")
+
 COLLECTOR = Collector(
     name="health",
     summary="each instance's own /livez or /health, at its address from instances.get",
     requests=(
         Request(
-            ENDPOINT,
+            RESULTS,
             "/livez (7.11+) or /health (5.3-7.10) at each instance",
-            lambda body, config: body,
+            lambda body, config: None,  # never a plain GET: see fetch
             fetch=fetch,
         ),
     ),
@@ -220,7 +223,9 @@ COLLECTOR = Collector(
     ),
     interval_doc="poll_interval, at least 30s (60s with readyz)",
     families=FAMILIES,
+    rank=50,
     render=render,
+    reads=(INSTANCES,),
     min_interval=30.0,
     permission="none (unauthenticated; the exporter must reach each instance's host:port)",
     versions="5.3+",

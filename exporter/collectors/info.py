@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from exporter.collectors.answers import successful
-from exporter.collectors.base import Collected, Collector, Family, Out, Request
-from exporter.collectors.catalogue import INFO_FAMILIES
-from exporter.collectors.expfmt import escape, fmt
+from exporter.collecting.answers import successful
+from exporter.collecting.base import Collected, Collector, Family, Key, Out, Request
+from exporter.collecting.expfmt import escape, fmt
+from exporter.collecting.families import WORKSPACE_INFO
 from exporter.rocketchat.values import clean, only_parse_errors
 
 _FULL_VERSION = re.compile(r"\d+\.\d+\.\d+\S*")
@@ -159,8 +159,12 @@ def _minimum(answer: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def latest(workspace: Collected) -> Info | None:
-    found = workspace.collected.get("info")
-    return found if isinstance(found, Info) else None
+    return workspace.get(ANSWER)
+
+
+def _version(workspace: Collected) -> str | None:
+    info = workspace.get(ANSWER)
+    return info.version if info is not None else None
 
 
 def render(ws_label: str, workspace: Collected, out: Out) -> None:
@@ -176,13 +180,15 @@ def render(ws_label: str, workspace: Collected, out: Out) -> None:
         )
 
 
+ANSWER: Key[Info] = Key("info")
+
 COLLECTOR = Collector(
     name="info",
     summary="the version the server runs now (feeds rocketchat_workspace_info), its support "
     "window and the oldest apps it accepts",
     requests=(
         Request(
-            "info",
+            ANSWER,
             "/api/info",
             lambda body, config: parse_info(body),
             note=lambda info: info.problem,
@@ -190,8 +196,11 @@ COLLECTOR = Collector(
     ),
     interval=lambda workspace: workspace.statistics_interval,
     interval_doc="statistics_interval",
-    families=(*INFO_FAMILIES, *FAMILIES),  # workspace_info: with the bookkeeping (a fallback)
+    families=(WORKSPACE_INFO, *FAMILIES),  # workspace_info: the bookkeeping's (see version)
+    rank=30,
     render=render,
+    version=_version,  # live: before the statistics record's
+    version_rank=10,
     default_enabled=True,
     permission="view-statistics (for the full version; anyone gets X.Y and the support list)",
     versions="all (the full version for a privileged caller, the support list, since 6.5)",

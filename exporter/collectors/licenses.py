@@ -7,9 +7,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.collectors.answers import successful
-from exporter.collectors.base import Collected, Collector, Family, Out, Request
-from exporter.collectors.expfmt import escape, fmt
+from exporter.collecting.answers import successful
+from exporter.collecting.base import Collected, Collector, Family, Key, Out, Request
+from exporter.collecting.expfmt import escape, fmt
 from exporter.rocketchat.values import ParseError, clean, number, only_parse_errors, timestamp
 
 UNLIMITED = (None, 0, -1)  # what maxActiveUsers sends for "no seat limit"
@@ -105,8 +105,8 @@ PREVENTED = "rocketchat_license_action_prevented"
 TRIAL = "rocketchat_license_trial"
 MODULE = "rocketchat_license_module_info"
 EXPIRY = "rocketchat_license_expiry_timestamp_seconds"
-MAX_ACTIVE_USERS = "licenses.maxActiveUsers"
-INFO = "licenses.info"
+MAX_ACTIVE_USERS: Key[Seats] = Key("licenses.maxActiveUsers")
+INFO: Key[License] = Key("licenses.info")
 
 FAMILIES = (
     Family(
@@ -162,14 +162,14 @@ def _line(out: Out, family: str, labels: str, value: float) -> None:
 
 
 def render(ws_label: str, workspace: Collected, out: Out) -> None:
-    seats = workspace.collected.get(MAX_ACTIVE_USERS)
-    if isinstance(seats, Seats):
+    seats = workspace.get(MAX_ACTIVE_USERS)
+    if seats is not None:
         if seats.used is not None:
             _line(out, SEATS_USED, ws_label, seats.used)
         if seats.max is not None:
             _line(out, SEATS_MAX, ws_label, seats.max)
-    license_ = workspace.collected.get(INFO)
-    if not isinstance(license_, License):
+    license_ = workspace.get(INFO)
+    if license_ is None:
         return
     for limit in license_.limits:
         kind = f'{ws_label},kind="{escape(limit.kind)}"'
@@ -193,9 +193,9 @@ PRIVILEGED = (
 )
 
 
-def info_note(found: Any) -> str:
+def info_note(found: License) -> str:
     """An answer without limits and expiry: the user lacks view-privileged-setting."""
-    if isinstance(found, License) and not found.limits and found.expiry is None:
+    if not found.limits and found.expiry is None:
         return PRIVILEGED
     return ""
 
@@ -222,6 +222,7 @@ COLLECTOR = Collector(
     interval=lambda workspace: workspace.statistics_interval,
     interval_doc="statistics_interval",
     families=FAMILIES,
+    rank=40,
     render=render,
     default_enabled=True,
     permission="any logged-in user; limits, usage and expiry need view-privileged-setting",

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.collectors.base import Collected, Collector, Family, Fetch, Out, Request
-from exporter.collectors.expfmt import escape
-from exporter.collectors.fence import all_within, reach
-from exporter.collectors.records import parse_instances
+from exporter.collecting.base import Collected, Collector, Family, Fetch, Key, Out, Request
+from exporter.collecting.expfmt import escape
+from exporter.collecting.fence import all_within, reach
+from exporter.collecting.outcome import NeedsCore
+from exporter.collectors.instances import ANSWER as INSTANCES
+from exporter.collectors.instances import parse_instances
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError
 
-ENDPOINT = "links"
 LINK = "rocketchat_instance_link_connected"
 PATH = "/api/v1/instances.get"
 MAX_CLUSTER = 50
@@ -67,9 +68,9 @@ def view_of(host: str, port: str, body: object) -> View:
 
 
 async def fetch(ctx: Fetch) -> Mesh:
-    instances = ctx.state.instances
-    if instances is None:  # instances.get fails: the poller gives this the core's verdict
-        raise PollError("http_4xx", "no instances.get answer to ask", status=404)
+    instances = ctx.state.get(INSTANCES)
+    if instances is None:  # the core's verdict, or a wait for its first answer (outcome.py)
+        raise NeedsCore("no instances.get answer to ask")
     workspace = ctx.workspace
     asked = sorted({(i.host, i.port) for i in instances})
     if not instances.links_reported:
@@ -99,8 +100,8 @@ async def fetch(ctx: Fetch) -> Mesh:
 
 
 def render(ws_label: str, workspace: Collected, out: Out) -> None:
-    mesh = workspace.collected.get(ENDPOINT)
-    if not isinstance(mesh, Mesh):
+    mesh = workspace.get(MESH)
+    if mesh is None:
         return
     for view in mesh.views:
         asking = f'{ws_label},host="{escape(view.host)}",port="{escape(view.port)}"'
@@ -111,20 +112,23 @@ def render(ws_label: str, workspace: Collected, out: Out) -> None:
             )
 
 
+MESH: Key[Mesh] = Key("links")
+
 COLLECTOR = Collector(
     name="links",
     summary="each instance's own instances.get at its address: who holds a link to whom",
     requests=(
         Request(
-            ENDPOINT,
+            MESH,
             "/api/v1/instances.get at each instance (inside allowed_networks)",
-            lambda body, config: body,
+            lambda body, config: None,  # never a plain GET: see fetch
             fetch=fetch,
         ),
     ),
     interval=lambda workspace: max(workspace.poll_interval, 30.0),
     interval_doc="poll_interval, at least 30s",
     families=FAMILIES,
+    rank=60,
     render=render,
     min_interval=30.0,
     permission="view-statistics (the same user, at each instance's address)",

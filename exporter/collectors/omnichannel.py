@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from exporter.collectors.answers import successful
-from exporter.collectors.base import Collected, Collector, Family, Out, Request
-from exporter.collectors.expfmt import fmt
+from exporter.collecting.answers import successful
+from exporter.collecting.base import Collected, Collector, Family, Key, Out, Request
+from exporter.collecting.expfmt import fmt
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
 
 AGENT_STATUSES = ("available", "away", "busy", "offline")
@@ -35,8 +35,9 @@ def parse_chats(body: Any) -> tuple[tuple[str, float], ...]:
 
 AGENTS = "rocketchat_omnichannel_agents"
 CHATS = "rocketchat_omnichannel_chats"
-AGENTS_ENDPOINT = "omnichannel.agents-status"
-CHATS_ENDPOINT = "omnichannel.chats"
+# (status or state, count) pairs of each answer
+AGENTS_ENDPOINT: Key[tuple[tuple[str, float], ...]] = Key("omnichannel.agents-status")
+CHATS_ENDPOINT: Key[tuple[tuple[str, float], ...]] = Key("omnichannel.chats")
 _CHARTS = "/api/v1/livechat/analytics/dashboards/charts/"
 
 FAMILIES = (
@@ -67,8 +68,7 @@ def render(ws_label: str, workspace: Collected, out: Out) -> None:
         (AGENTS, "status", AGENTS_ENDPOINT),
         (CHATS, "state", CHATS_ENDPOINT),
     ):
-        counts = workspace.collected.get(endpoint)
-        for key, value in counts if isinstance(counts, tuple) else ():
+        for key, value in workspace.get(endpoint) or ():
             out[family].append(f'{family}{{{ws_label},{label}="{key}"}} {fmt(value)}\n')
 
 
@@ -92,6 +92,7 @@ COLLECTOR = Collector(
     interval=lambda workspace: max(workspace.poll_interval, 60.0),
     interval_doc="poll_interval, at least 60s",
     families=FAMILIES,
+    rank=70,
     render=render,
     min_interval=60.0,
     permission="view-livechat-manager",

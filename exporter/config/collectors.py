@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from exporter.collectors.registry import DEFAULTS, OPTIONAL
-from exporter.collectors.statfields import EXTRA_PATH
+from exporter.collecting.registry import DEFAULTS, OPTIONAL
+from exporter.collecting.statfields import EXTRA_PATH
 from exporter.config.check import Checker
 from exporter.model.config import READYZ_MIN_INTERVAL, IPNetwork
 

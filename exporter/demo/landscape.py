@@ -10,7 +10,7 @@ import ipaddress
 import time
 from typing import Any
 
-from exporter.collectors.registry import DEFAULTS, OPTIONAL
+from exporter.collecting.registry import DEFAULTS, OPTIONAL
 from exporter.demo.collectors import community_license, enterprise_license
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat

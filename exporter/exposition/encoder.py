@@ -1,5 +1,6 @@
-"""Parsed records -> exposition text (format 0.0.4): per-family fragments of one workspace, the
-exporter's own families, and the join that groups every family under one HELP/TYPE header."""
+"""Exposition text (format 0.0.4): a collector's part of one workspace (its render, encoded by
+family), the bookkeeping part, the exporter's own families, and the join that groups every
+family under one HELP/TYPE header."""
 
 from __future__ import annotations
 
@@ -8,56 +9,10 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from exporter import __version__
-from exporter.collectors import statfields
-from exporter.collectors.base import Family
-from exporter.collectors.catalogue import INSTANCE_GAUGES, STATISTICS_GAUGES
-from exporter.collectors.expfmt import escape, fmt, instance_labels
-from exporter.collectors.records import Instance, InstancesAnswer, Statistics
-from exporter.collectors.registry import COLLECTORS, FAMILIES, ORDER
+from exporter.collecting.base import Collected, Collector, Family
+from exporter.collecting.expfmt import escape, fmt
+from exporter.collecting.registry import FAMILIES, ORDER
 from exporter.runtime.state import State, WorkspaceState
-
-
-def _instance_lines(ws_label: str, instance: Instance, out: dict[str, list[str]]) -> None:
-    labels = instance_labels(ws_label, instance.instance_id, instance.host, instance.port)
-    info = (
-        f'{labels},name="{escape(instance.name)}",address="{escape(instance.address)}",'
-        f'node_version="{escape(instance.node_version)}",pid="{escape(instance.pid)}",'
-        f'os_type="{escape(instance.os_type)}",os_platform="{escape(instance.os_platform)}",'
-        f'os_arch="{escape(instance.os_arch)}",os_release="{escape(instance.os_release)}"'
-    )
-    out["rocketchat_instance_info"].append(f"rocketchat_instance_info{{{info}}} 1\n")
-    if instance.connected is not None:
-        value = "1" if instance.connected else "0"
-        out["rocketchat_instance_connected"].append(
-            f"rocketchat_instance_connected{{{labels}}} {value}\n"
-        )
-    for family, getter in INSTANCE_GAUGES:
-        number = getter(instance)
-        if number is not None:
-            out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
-
-
-def _statistics_lines(ws_label: str, stats: Statistics, out: dict[str, list[str]]) -> None:
-    for family, extra, attribute in STATISTICS_GAUGES:
-        number: float | None = getattr(stats, attribute)
-        if number is not None:
-            labels = f"{ws_label},{extra}" if extra else ws_label
-            out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
-    for family, label, value in statfields.present(stats.more):
-        labels = f"{ws_label},{label}" if label else ws_label
-        out[family].append(f"{family}{{{labels}}} {fmt(value)}\n")
-    if stats.deployment is not None:
-        labels = ",".join(f'{k}="{escape(v)}"' for k, v in stats.deployment)
-        info = statfields.DEPLOYMENT_INFO
-        out[info].append(f"{info}{{{ws_label},{labels}}} 1\n")
-    if stats.file_store is not None:
-        store = statfields.FILE_STORE_INFO
-        out[store].append(f'{store}{{{ws_label},type="{escape(stats.file_store)}"}} 1\n')
-    for path, value in stats.extra:
-        out[statfields.EXTRA].append(
-            f'{statfields.EXTRA}{{{ws_label},field="{escape(path)}"}} {fmt(value)}\n'
-        )
-
 
 # a workspace's samples of one part: the families present (one shared tuple per set of names)
 # and each family's sample lines, in the same order. Two tuples, not a dict: smaller per
@@ -92,23 +47,14 @@ def _encoded(out: dict[str, list[str]]) -> Part:
     return shared, tuple("".join(lines).encode("utf-8", "backslashreplace") for _, lines in present)
 
 
-def render_instances(name: str, instances: InstancesAnswer) -> Part:
-    """The instances.get part of a workspace's samples, by family."""
-    ws_label = f'workspace="{escape(name)}"'
-    out: dict[str, list[str]] = defaultdict(list)
-    out["rocketchat_instances"].append(f"rocketchat_instances{{{ws_label}}} {len(instances)}\n")
-    out["rocketchat_workspace_links_reported"].append(
-        f"rocketchat_workspace_links_reported{{{ws_label}}} {int(instances.links_reported)}\n"
-    )
-    for instance in instances:
-        _instance_lines(ws_label, instance, out)
-    return _encoded(out)
+def workspace_label(name: str) -> str:
+    return f'workspace="{escape(name)}"'
 
 
-def render_statistics(name: str, stats: Statistics) -> Part:
-    """The statistics.list part of a workspace's samples, by family."""
+def render_collector(collector: Collector, ws_label: str, workspace: Collected) -> Part:
+    """One collector's part of a workspace's samples, by family."""
     out: dict[str, list[str]] = defaultdict(list)
-    _statistics_lines(f'workspace="{escape(name)}"', stats, out)
+    collector.render(ws_label, workspace, out)
     return _encoded(out)
 
 
@@ -127,8 +73,6 @@ def render_bookkeeping(workspace: WorkspaceState) -> Part:
     success = "rocketchat_exporter_collector_success"
     for collector, ok in workspace.collector_success():
         out[success].append(f'{success}{{{ws_label},collector="{collector}"}} {1 if ok else 0}\n')
-    for name, _ in workspace.collectors:
-        COLLECTORS[name].render(ws_label, workspace, out)
     for endpoint, status in workspace.status.items():
         labels = f'{ws_label},endpoint="{endpoint}"'
         if status.duration_seconds is not None:
@@ -202,11 +146,10 @@ def exporter_families(state: State) -> bytes:
     return _BUILD_INFO + text.encode()
 
 
-# A workspace's samples come in three parts: its instances.get part, its statistics.list part
-# (each re-rendered only when that data changed) and the rest (bookkeeping and optional
-# collectors, re-rendered at every change). Kept apart, not merged into one per workspace:
-# that would be one more copy of every workspace's text.
-Fragment = tuple[Part, Part, Part]
+# A workspace's samples come in parts: one per collector (re-rendered only when the data it
+# reads changed) and the bookkeeping (re-rendered at every change). Kept apart, not merged into
+# one per workspace: that would be one more copy of every workspace's text.
+Fragment = tuple[Part, ...]
 
 
 class FamilyJoiner:

@@ -1,7 +1,8 @@
 """The exposition cache: state -> Prometheus text (format 0.0.4), re-rendered only where needed.
 
 Each workspace's samples are rendered (encoder.py) into per-family fragments only when its data
-changed; the fragments are joined family by family (the text format needs each family grouped
+changed, each collector's part only when the data it reads changed (by identity); the fragments
+are joined family by family (the text format needs each family grouped
 under one HELP/TYPE header, see collectors/registry.py for the order) and the result is cached
 until the next change.
 """
@@ -10,31 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 
-from exporter.collectors.records import InstancesAnswer, Statistics
+from exporter.collecting.registry import COLLECTORS
 from exporter.exposition.encoder import (
-    EMPTY,
     FamilyJoiner,
     Fragment,
     Part,
     exporter_families,
     join_families,
     render_bookkeeping,
-    render_instances,
-    render_statistics,
+    render_collector,
+    workspace_label,
 )
 from exporter.runtime.state import State, WorkspaceState
 
+# a collector's part of one workspace, and the data objects it was rendered from
+_Cached = tuple[tuple[object, ...], Part]
 
-@dataclass(slots=True)
-class _DataParts:
-    """A workspace's rendered data, kept while the parsed objects they came from are current."""
 
-    instances: InstancesAnswer | None = None
-    instance_samples: Part = EMPTY
-    statistics: Statistics | None = None
-    statistics_samples: Part = EMPTY
+def _same(before: tuple[object, ...], now: tuple[object, ...]) -> bool:
+    return all(a is b for a, b in zip(before, now, strict=True))
 
 
 class Renderer:
@@ -44,7 +40,7 @@ class Renderer:
     def __init__(self, state: State) -> None:
         self.state = state
         self._fragments: dict[str, tuple[WorkspaceState, int, Fragment]] = {}
-        self._parts: dict[str, _DataParts] = {}
+        self._parts: dict[str, dict[str, _Cached]] = {}  # workspace -> collector -> part
         self._generation = -1
         self._plain = b""
         self.last_render_seconds = 0.0  # work of the last snapshot_async, without its pauses
@@ -57,24 +53,26 @@ class Renderer:
         return None
 
     def _render(self, name: str, workspace: WorkspaceState) -> Fragment:
-        """The workspace's samples; the instances and statistics parts are re-rendered only
-        when a poll brought new data for them, the small bookkeeping part at every change."""
-        parts = self._parts.setdefault(name, _DataParts())
-        if parts.instances is not workspace.instances:
-            parts.instances = workspace.instances
-            parts.instance_samples = (
-                EMPTY
-                if workspace.instances is None
-                else render_instances(name, workspace.instances)
-            )
-        if parts.statistics is not workspace.statistics:
-            parts.statistics = workspace.statistics
-            parts.statistics_samples = (
-                EMPTY
-                if workspace.statistics is None
-                else render_statistics(name, workspace.statistics)
-            )
-        fragment = (parts.instance_samples, parts.statistics_samples, render_bookkeeping(workspace))
+        """The workspace's samples: each collector's part is rendered again only when the
+        data it reads is other objects than last time, the small bookkeeping part at every
+        change."""
+        cache = self._parts.setdefault(name, {})
+        data = workspace.data
+        parts: list[Part] = []
+        ws_label = ""
+        for collector_name, _ in workspace.collectors:
+            collector = COLLECTORS[collector_name]
+            now = tuple(data.get(key.endpoint) for key in collector.keys)
+            cached = cache.get(collector_name)
+            if cached is None or not _same(cached[0], now):
+                ws_label = ws_label or workspace_label(name)
+                cached = cache[collector_name] = (
+                    now,
+                    render_collector(collector, ws_label, workspace),
+                )
+            parts.append(cached[1])
+        parts.append(render_bookkeeping(workspace))
+        fragment = tuple(parts)
         self._fragments[name] = (workspace, workspace.version, fragment)
         return fragment
 

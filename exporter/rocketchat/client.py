@@ -410,10 +410,11 @@ class RocketChatClient:
             )
             raise PollError("unauthorized", f"{path}: HTTP 401, the server {what}", error=code)
         if status == 403 or (status == 400 and code == "error-not-allowed"):
-            raise PollError(
+            raise PollError(  # which permission: the collector's (collecting/outcome.py)
                 "forbidden",
-                f"{path}: HTTP {status}, the user lacks the view-statistics permission",
+                f"{path}: HTTP {status}, the exporter's user lacks a permission",
                 error=code,
+                status=status,
             )
         if 300 <= status < 400:
             raise PollError(

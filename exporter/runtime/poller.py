@@ -21,8 +21,9 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.collectors.base import Fetch
-from exporter.collectors.registry import COLLECTORS, REQUESTS, enabled, endpoints
+from exporter.collecting.base import Fetch
+from exporter.collecting.outcome import NeedsCore, NotAvailable, classify
+from exporter.collecting.registry import COLLECTORS, REQUESTS, enabled, endpoints
 from exporter.model.config import Config, WorkspaceConfig
 from exporter.model.units import backoff
 from exporter.rocketchat.client import FIRST_POLL, RocketChatClient
@@ -34,7 +35,6 @@ from exporter.runtime.state import LOGIN, State, WorkspaceState
 
 log = logging.getLogger("exporter.poller")
 
-NOT_AVAILABLE = "not available on this version"
 MAX_BACKOFF = 300.0
 # a rate-limit pause lasts at most Rocket.Chat's default window, whatever X-RateLimit-Reset says
 MAX_RATE_LIMIT_WAIT = 60.0
@@ -340,39 +340,21 @@ class Poller:
                 params = dict(request.params()) if request.params else None
                 response = await client.get(request.path, params)
                 data = request.parse(response.body, self.config)
-        except PollError as exc:
-            if exc.reason == "forbidden" and collector.optional:
-                exc = PollError(
-                    "forbidden",
-                    f"{request.path}: the exporter's user lacks the permission "
-                    f"{collector.permission}; grant it, or turn the {collector.name} "
-                    "collector off for this workspace",
-                    error=exc.error,
-                    source=exc.source,
-                    status=exc.status,
-                )
-            core = _core_failure(owner) if collector.optional and exc.status == 404 else None
-            if core is not None:
-                # the core fails too: maybe no Rocket.Chat at all, so no "not available on this
-                # version" (which would look green); this collector shares the core's verdict
-                exc = PollError(
-                    core[0],
-                    f"{request.path}: HTTP 404, and the core endpoints fail too ({core[1]})",
-                    source=exc.source,
-                    status=404,
-                )
-            elif collector.optional and exc.reason == "http_4xx" and exc.status == 404:
-                # an optional endpoint this server's version predates: no series, no error
+        except (PollError, NotAvailable, NeedsCore) as raised:
+            outcome = classify(collector, request, raised, _core_failure(owner))
+            if outcome.error is None:  # nothing to show, nothing wrong (e.g. not on this version)
                 self.logbook.succeeded(name, endpoint)
-                if schedule.last_logged != "unavailable":
-                    log.info("workspace %s: %s is not available on this version", name, endpoint)
-                    schedule.last_logged = "unavailable"
+                if schedule.last_logged != outcome.note:
+                    log.info("workspace %s: %s: %s", name, endpoint, outcome.note)
+                    schedule.last_logged = outcome.note
                 self.state.record_success(
                     name, endpoint, None, started=started, owner=owner,
-                    duration=time.perf_counter() - t0, note=NOT_AVAILABLE,
+                    duration=time.perf_counter() - t0, note=outcome.note,
                 )  # fmt: skip
                 return
-            self._failed(name, endpoint, owner, exc, started, time.perf_counter() - t0, schedule)
+            self._failed(
+                name, endpoint, owner, outcome.error, started, time.perf_counter() - t0, schedule
+            )
             return
         except ParseError as exc:
             error = PollError(

@@ -1,7 +1,8 @@
 """The latest good data per workspace and endpoint, and the poll bookkeeping around it.
 
 A failed poll drops that endpoint's data at once (no stale values); the self-metrics stay.
-Every change bumps a version so the renderer knows what to re-render.
+Every change bumps a version so the renderer knows what to re-render. The data is kept by
+endpoint and read back through the collectors' typed keys: nothing here knows a collector.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ import asyncio
 import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from exporter.collectors import info
-from exporter.collectors.records import InstancesAnswer, Statistics
+from exporter.collecting.base import Key
+from exporter.collecting.registry import REQUESTS, running_version
 
-INSTANCES = "instances.get"
-STATISTICS = "statistics.list"
+T = TypeVar("T")
 LOGIN = "login"
 
 
@@ -38,34 +38,40 @@ class EndpointStatus:
 @dataclass(slots=True)  # one per workspace: no instance dict
 class WorkspaceState:
     name: str
-    endpoints: tuple[str, ...]  # the enabled data endpoints
-    instances: InstancesAnswer | None = None
-    statistics: Statistics | None = None
+    endpoints: tuple[str, ...]  # the endpoints of the core collectors (rocketchat_up)
     status: dict[str, EndpointStatus] = field(default_factory=dict)
     errors: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, reason)
     version: int = 0
     url: str = ""  # the Rocket.Chat address, for the status pages (never with credentials)
     optional: tuple[str, ...] = ()  # the endpoints of the enabled optional collectors
-    collected: dict[str, Any] = field(default_factory=dict)  # their latest good data
+    # endpoint -> its latest good data (read through a Key: get); gone when a poll fails
+    data: dict[str, object] = field(default_factory=dict)
+    # endpoint -> what its request keeps across failures (Request.remember), if anything
+    memory: dict[str, object] = field(default_factory=dict)
     # every enabled collector, core and optional, with its endpoints (collector_success)
     collectors: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # host:port -> when it was last listed, for each instance gone from instances.get since
-    # (the vanished alert); None until something vanishes
-    vanished: dict[str, float] | None = None
-    listed: InstancesAnswer | None = None  # the latest good answer, kept across failures
     # see core_polled: made only while someone waits (an Event per workspace adds up)
     _core_polled: asyncio.Event | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for endpoint in (*self.endpoints, *self.optional, LOGIN):
             self.status.setdefault(endpoint, EndpointStatus())
-        if not self.collectors:  # a state built by hand (tests): one endpoint per collector
-            core = (("instances", INSTANCES), ("statistics", STATISTICS))
-            self.collectors = tuple(
-                (name, (endpoint,))
-                for name, endpoint in (*core, *((o, o) for o in self.optional))
-                if endpoint in (*self.endpoints, *self.optional)
-            )
+        if not self.collectors:  # a state built by hand (tests): their enabled collectors
+            present = {*self.endpoints, *self.optional}
+            by_collector: dict[str, tuple[str, ...]] = {}
+            for endpoint in present:
+                collector = REQUESTS[endpoint][0]
+                by_collector[collector.name] = collector.endpoints
+            self.collectors = tuple(by_collector.items())
+
+    def get(self, key: Key[T]) -> T | None:
+        """The latest good data of the key's request (None: failing, not polled, or none)."""
+        # the one cast: record_success stored what the request under this key parsed to a T
+        return cast("T | None", self.data.get(key.endpoint))
+
+    def remembered(self, key: Key[T]) -> Any:
+        """What the key's request keeps across failures (see Request.remember)."""
+        return self.memory.get(key.endpoint)
 
     @property
     def up(self) -> bool | None:
@@ -117,12 +123,9 @@ class WorkspaceState:
 
     @property
     def running_version(self) -> str | None:
-        """The version the workspace runs: /api/info's full version (info collector, live),
-        else the newest statistics record's (up to a day behind after an upgrade)."""
-        live = info.latest(self)
-        if live is not None and live.version is not None:
-            return live.version
-        return self.statistics.version if self.statistics is not None else None
+        """The version the workspace runs, as the collectors that can tell it say (/api/info's
+        full version, live, else the newest statistics record's)."""
+        return running_version(self)
 
     @property
     def attempted_core(self) -> bool:
@@ -214,15 +217,10 @@ class State:
         workspace = self._owned(name, owner)
         if workspace is None:
             return
-        if endpoint == INSTANCES:
-            assert isinstance(data, InstancesAnswer)
-            workspace.instances = data
-            _note_vanished(workspace, data, started)
-        elif endpoint == STATISTICS:
-            assert data is None or isinstance(data, Statistics)
-            workspace.statistics = data
-        else:
-            workspace.collected[endpoint] = data
+        workspace.data[endpoint] = data
+        remember = REQUESTS[endpoint][1].remember
+        if remember is not None and data is not None:
+            workspace.memory[endpoint] = remember(workspace.memory.get(endpoint), data, started)
         status = workspace.status[endpoint]
         status.attempted = status.ok = True
         status.duration_seconds = round(duration, 6)
@@ -247,12 +245,7 @@ class State:
         workspace = self._owned(name, owner)
         if workspace is None:
             return
-        if endpoint == INSTANCES:
-            workspace.instances = None
-        elif endpoint == STATISTICS:
-            workspace.statistics = None
-        else:
-            workspace.collected.pop(endpoint, None)
+        workspace.data.pop(endpoint, None)
         status = workspace.status[endpoint]
         status.attempted = True
         status.ok = False
@@ -296,26 +289,6 @@ class State:
         """Every workspace has had its first poll of every core endpoint (kept up
         incrementally: the publisher asks at every change)."""
         return not self._unready
-
-
-VANISHED_MEMORY = 3600.0  # seconds an instance gone from the answers is remembered
-
-
-def _note_vanished(workspace: WorkspaceState, answer: InstancesAnswer, now: float) -> None:
-    """Remember the host:port of each instance the previous good answer listed and this one
-    does not (a restart keeps its host:port and is not counted)."""
-    previous, workspace.listed = workspace.listed, answer
-    listed = {f"{i.host}:{i.port}" for i in answer}
-    gone = {f"{i.host}:{i.port}" for i in previous} - listed if previous is not None else set()
-    if not gone and not workspace.vanished:
-        return
-    kept = {
-        hp: seen
-        for hp, seen in (workspace.vanished or {}).items()
-        if hp not in listed and now - seen < VANISHED_MEMORY
-    }
-    kept.update(dict.fromkeys(gone, now))
-    workspace.vanished = kept or None
 
 
 async def wait_at_most(event: asyncio.Event, limit: float) -> None:

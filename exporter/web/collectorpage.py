@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from exporter.alerts import conditions
-from exporter.collectors import health, info, licenses, links, omnichannel
-from exporter.collectors.registry import COLLECTORS
+from exporter.collecting.registry import COLLECTORS
+from exporter.collectors import health, info, instances, licenses, links, omnichannel
 from exporter.runtime.state import WorkspaceState
 from exporter.web.htmlbits import age, html_text, num, table
 
@@ -37,17 +37,17 @@ def _until(moment: float, now: float) -> str:
 
 
 def _license(workspace: WorkspaceState, now: float, holds: Holds) -> str:
-    seats = workspace.collected.get(licenses.MAX_ACTIVE_USERS)
-    found = workspace.collected.get(licenses.INFO)
+    seats = workspace.get(licenses.MAX_ACTIVE_USERS)
+    found = workspace.get(licenses.INFO)
     rows = []
-    if isinstance(seats, licenses.Seats):
+    if seats is not None:
         limit = "no limit" if seats.max is None else num(seats.max)
         ratio = conditions.seats_ratio(workspace)
         share = "" if ratio is None else f" ({ratio:.1%})"
         if holds("RocketChatLicenseSeatsNearLimit"):
             share = f'<span class="warn">{share}</span>'
         rows.append(("seats used / licensed", f"{num(seats.used)} / {limit}{share}"))
-    if isinstance(found, licenses.License):
+    if found is not None:
         blocked = [kind for kind, on in found.prevented if on]
         rows += [
             ("trial", {True: "yes", False: "no", None: "-"}[found.trial]),
@@ -93,8 +93,8 @@ def _support(workspace: WorkspaceState, now: float) -> str:
 
 
 def _health(workspace: WorkspaceState) -> str:
-    checked = workspace.collected.get(health.ENDPOINT)
-    hosts = {i.instance_id: f"{i.host}:{i.port}" for i in workspace.instances or ()}
+    checked = workspace.get(health.RESULTS)
+    hosts = {i.instance_id: f"{i.host}:{i.port}" for i in instances.latest(workspace) or ()}
     rows = []
     for result in checked or ():
         said = result.health
@@ -125,8 +125,8 @@ def _health(workspace: WorkspaceState) -> str:
 def _links(workspace: WorkspaceState) -> str:
     """The mesh as a matrix: a row per instance asked, a column per peer; a broken link is
     red, and marked one-way when the peer's own view says it is linked back."""
-    mesh = workspace.collected.get(links.ENDPOINT)
-    if not isinstance(mesh, links.Mesh):
+    mesh = workspace.get(links.MESH)
+    if mesh is None:
         return '<h3>Cluster links</h3><p class="muted">not asked yet</p>'
     if mesh.note:
         return f'<h3>Cluster links</h3><p class="muted">{html.escape(mesh.note)}</p>'
@@ -158,8 +158,8 @@ def _links(workspace: WorkspaceState) -> str:
 def _omnichannel(workspace: WorkspaceState, holds: Holds) -> str:
     parts = []
     for endpoint in (omnichannel.AGENTS_ENDPOINT, omnichannel.CHATS_ENDPOINT):
-        counts = workspace.collected.get(endpoint)
-        if isinstance(counts, tuple):
+        counts = workspace.get(endpoint)
+        if counts is not None:
             parts.append(", ".join(f"{k} {num(v)}" for k, v in counts))
     if not parts:
         return ""

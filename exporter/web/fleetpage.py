@@ -11,6 +11,7 @@ from collections import Counter
 
 from exporter.alerts import conditions
 from exporter.alerts.catalogue import ALERTS, Finding
+from exporter.collectors import instances, statistics
 from exporter.runtime.state import State, WorkspaceState
 from exporter.web.htmlbits import age, html_text, when
 from exporter.web.layout import page
@@ -109,13 +110,13 @@ def _errors(workspace: WorkspaceState, h: Verdict) -> str:
 def _fleet_row(name: str, workspace: WorkspaceState, h: Verdict, now: float) -> str:
     href = "/workspace/" + urllib.parse.quote(name, safe="")
     label = {"up": "up", "down": "DOWN", "pending": "pending"}[h.state]
-    if workspace.instances is None:
-        instances = "-"
+    if instances.latest(workspace) is None:
+        listed = "-"
     elif h.unreported:
-        instances = f"{h.instances} instance(s); links not reported by this server"
+        listed = f"{h.instances} instance(s); links not reported by this server"
     else:
-        instances = f"{h.connected}/{h.instances} connected"
-    stats = workspace.statistics
+        listed = f"{h.connected}/{h.instances} connected"
+    stats = statistics.latest(workspace)
     version = html_text(workspace.running_version or "-")  # the same as rocketchat_workspace_info
     end = conditions.support_end(workspace)
     if end is not None and h.holds("RocketChatVersionSupportEnded"):
@@ -132,7 +133,7 @@ def _fleet_row(name: str, workspace: WorkspaceState, h: Verdict, now: float) -> 
     return (
         f'<tr class="row-{h.state}"><td><a href="{html.escape(href)}">{html_text(name)}</a></td>'
         f'<td class="{h.state}">{label}</td><td>{alerts}</td>'
-        f'<td data-label="instances">{instances}</td>'
+        f'<td data-label="instances">{listed}</td>'
         f'<td class="wide" data-label="version">{version}</td>'
         f'<td class="wide" data-label="statistics age">{shown_age}</td>'
         f'<td data-label="last poll">{when(polled, now)}{_errors(workspace, h)}</td></tr>'

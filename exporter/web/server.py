@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from exporter.collectors.expfmt import CONTENT_TYPE
+from exporter.collecting.expfmt import CONTENT_TYPE
 from exporter.web.inflight import InFlight
 
 log = logging.getLogger("exporter.web")

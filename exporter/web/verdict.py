@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 
 from exporter.alerts.catalogue import BY_NAME, Finding, holding
+from exporter.collectors import instances
 from exporter.runtime.state import State, WorkspaceState
 
 # the fleet page's filters: a state, "unreported", or an alert's name
@@ -75,7 +76,7 @@ class Verdict:
 
 def health(workspace: WorkspaceState, now: float) -> Verdict:
     up = workspace.up
-    answer = workspace.instances
+    answer = instances.latest(workspace)
     items = answer.items if answer is not None else ()
     return Verdict(
         state={True: "up", False: "down", None: "pending"}[up],

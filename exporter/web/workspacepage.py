@@ -9,7 +9,9 @@ import time
 import urllib.parse
 
 from exporter.alerts import conditions
-from exporter.collectors.records import Instance
+from exporter.collecting import statfields as f
+from exporter.collectors import instances, statistics
+from exporter.collectors.instances import Instance
 from exporter.rocketchat.reasons import what_to_do
 from exporter.runtime.state import LOGIN, WorkspaceState
 from exporter.web.collectorpage import collectors_section
@@ -87,10 +89,10 @@ ENDPOINT_HEAD = [
 
 def workspace_main(workspace: WorkspaceState, now: float) -> str:
     h = health(workspace, now)
-    answer = workspace.instances
-    instances = ""
+    answer = instances.latest(workspace)
+    rows = ""
     if answer is not None:
-        instances = "".join(_instance_row(i, answer.links_reported, now, h) for i in answer)
+        rows = "".join(_instance_row(i, answer.links_reported, now, h) for i in answer)
     total = conditions.connections(workspace)
     if total is not None:
         near = h.holds("RocketChatPresenceCapNear")
@@ -108,10 +110,13 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
         "host:port", "address", "node", "connected", "connections", "CPUs",
         "memory used / total", "load 1/5/15", "host uptime", "process start", "heartbeat age",
     ]  # fmt: skip
-    stats = workspace.statistics
+    stats = statistics.latest(workspace)
     if stats is None:
-        statistics = '<p class="muted">no statistics record (not polled yet, failing, or off)</p>'
+        shown = '<p class="muted">no statistics record (not polled yet, failing, or off)</p>'
     else:
+        by_status = (
+            stats.value(f.USERS_BY_STATUS, s) for s in ("online", "away", "busy", "offline")
+        )
         fields = [
             ("version", html_text(stats.version or "-")),
             (
@@ -120,24 +125,19 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
                 if stats.created_at is None
                 else flagged(when(stats.created_at, now), h.holds("RocketChatStatisticsStale")),
             ),
-            ("users (active)", f"{num(stats.users)} ({num(stats.active_users)})"),
             (
-                "online / away / busy / offline",
-                " / ".join(
-                    num(v)
-                    for v in (
-                        stats.users_online,
-                        stats.users_away,
-                        stats.users_busy,
-                        stats.users_offline,
-                    )
-                ),
+                "users (active)",
+                f"{num(stats.value(f.USERS))} ({num(stats.value(f.ACTIVE_USERS))})",
             ),
-            ("rooms", num(stats.rooms)),
-            ("messages", num(stats.messages)),
-            ("uploads", f"{num(stats.uploads)} ({num(stats.uploads_size_bytes, 'bytes')})"),
+            ("online / away / busy / offline", " / ".join(num(v) for v in by_status)),
+            ("rooms", num(stats.value(f.ROOMS))),
+            ("messages", num(stats.value(f.MESSAGES))),
+            (
+                "uploads",
+                f"{num(stats.value(f.UPLOADS))} ({num(stats.value(f.UPLOADS_SIZE), 'bytes')})",
+            ),
         ]
-        statistics = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields) + "</dl>"
+        shown = "<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in fields) + "</dl>"
     endpoint_rows = []
     for endpoint in (*workspace.endpoints, *workspace.optional, LOGIN):
         status = workspace.status[endpoint]
@@ -168,8 +168,8 @@ def workspace_main(workspace: WorkspaceState, now: float) -> str:
 <p>Rocket.Chat at {html_text(workspace.url or "-")}</p>
 {alerts_section(h)}
 <h2>Instances</h2>{note}{note_total}
-{table(instance_head, instances, "no instances.get answer (not polled yet, or failing)")}
-<h2>Statistics</h2>{statistics}
+{table(instance_head, rows, "no instances.get answer (not polled yet, or failing)")}
+<h2>Statistics</h2>{shown}
 <h2>Endpoints</h2>
 {table(ENDPOINT_HEAD, "".join(endpoint_rows), "")}
 {collectors_section(workspace, now, h.holds)}"""

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from exporter.collecting.registry import COLLECTORS, enabled, endpoints
 from exporter.collectors.licenses import PRIVILEGED
-from exporter.collectors.registry import COLLECTORS, enabled, endpoints
 from exporter.config.load import load_config
 from exporter.demo.collectors import enterprise_license
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from exporter.collectors.records import Instance, parse_instances, parse_statistics_list
+from exporter.collectors.instances import Instance, parse_instances
+from exporter.collectors.statistics import parse_statistics_list
 from exporter.rocketchat.values import ParseError, error_code, number, parse_login, timestamp
 
 from conftest import FIXTURES, fixture
@@ -179,42 +180,58 @@ def test_statistics_list_fixture_gives_every_contract_value() -> None:
     assert stats is not None
     assert stats.version == "8.8.1"
     assert stats.created_at == ts("2025-06-18T09:12:00.913")
-    assert (stats.users, stats.active_users) == (1843, 1502)
-    assert (stats.users_online, stats.users_away, stats.users_busy, stats.users_offline) == (
+    assert (
+        stats.value("rocketchat_workspace_users"),
+        stats.value("rocketchat_workspace_active_users"),
+    ) == (1843, 1502)
+    assert (
+        stats.value("rocketchat_workspace_users_by_status", "online"),
+        stats.value("rocketchat_workspace_users_by_status", "away"),
+        stats.value("rocketchat_workspace_users_by_status", "busy"),
+        stats.value("rocketchat_workspace_users_by_status", "offline"),
+    ) == (
         288,
         96,
         21,
         1438,
     )
-    assert stats.rooms == 6921
+    assert stats.value("rocketchat_workspace_rooms") == 6921
     assert (
-        stats.rooms_channel,
-        stats.rooms_private_group,
-        stats.rooms_direct,
-        stats.rooms_livechat,
-        stats.rooms_discussion,
+        stats.value("rocketchat_workspace_rooms_by_type", "channel"),
+        stats.value("rocketchat_workspace_rooms_by_type", "private_group"),
+        stats.value("rocketchat_workspace_rooms_by_type", "direct"),
+        stats.value("rocketchat_workspace_rooms_by_type", "livechat"),
+        stats.value("rocketchat_workspace_rooms_by_type", "discussion"),
     ) == (612, 1484, 4689, 136, 214)
-    assert stats.messages == 7558835
+    assert stats.value("rocketchat_workspace_messages") == 7558835
     assert (
-        stats.messages_channel,
-        stats.messages_private_group,
-        stats.messages_direct,
-        stats.messages_livechat,
-        stats.messages_discussion,
+        stats.value("rocketchat_workspace_messages_by_room_type", "channel"),
+        stats.value("rocketchat_workspace_messages_by_room_type", "private_group"),
+        stats.value("rocketchat_workspace_messages_by_room_type", "direct"),
+        stats.value("rocketchat_workspace_messages_by_room_type", "livechat"),
+        stats.value("rocketchat_workspace_messages_by_room_type", "discussion"),
     ) == (1204331, 2381094, 3942117, 12871, 18422)
-    assert (stats.uploads, stats.uploads_size_bytes) == (48213, 61204875123)
-    assert (stats.livechat_visitors, stats.livechat_agents) == (2310, 12)
+    assert (
+        stats.value("rocketchat_workspace_uploads"),
+        stats.value("rocketchat_workspace_uploads_size_bytes"),
+    ) == (48213, 61204875123)
+    assert (
+        stats.value("rocketchat_workspace_livechat_visitors"),
+        stats.value("rocketchat_workspace_livechat_agents"),
+    ) == (2310, 12)
 
 
 def test_docs_example_reads_the_old_totlal_livechat_typo_and_leaves_missing_fields_absent() -> None:
     stats = parse_statistics_list(fixture("statistics-list-docs-example.json"))
     assert stats is not None
     assert stats.version == "0.61.0-develop"
-    assert stats.rooms_livechat == 0
-    assert stats.users_busy is None  # busyUsers did not exist yet
-    assert stats.uploads is None
-    assert stats.rooms_discussion is None
-    assert stats.users_offline == 87
+    assert stats.value("rocketchat_workspace_rooms_by_type", "livechat") == 0
+    assert (
+        stats.value("rocketchat_workspace_users_by_status", "busy") is None
+    )  # busyUsers did not exist yet
+    assert stats.value("rocketchat_workspace_uploads") is None
+    assert stats.value("rocketchat_workspace_rooms_by_type", "discussion") is None
+    assert stats.value("rocketchat_workspace_users_by_status", "offline") == 87
 
 
 def test_newest_statistics_record_wins_whatever_the_order() -> None:
@@ -224,7 +241,7 @@ def test_newest_statistics_record_wins_whatever_the_order() -> None:
         {"createdAt": "2025-06-17T09:12:00.000Z", "totalUsers": 2},
     ]
     stats = parse_statistics_list({"statistics": records})
-    assert stats is not None and stats.users == 3
+    assert stats is not None and stats.value("rocketchat_workspace_users") == 3
 
 
 def test_empty_statistics_list_means_no_record_and_wrong_shapes_raise() -> None:

@@ -7,14 +7,16 @@ import gzip
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from exporter.collectors.expfmt import fmt
-from exporter.collectors.records import InstancesAnswer, parse_instances
+from exporter.collecting.expfmt import fmt
+from exporter.collectors.instances import InstancesAnswer, parse_instances
 from exporter.exposition import publisher as publisher_module
 from exporter.exposition.render import Renderer
-from exporter.runtime.state import INSTANCES, STATISTICS, State
+from exporter.runtime.state import State
 from exporter.web import app as web
 
 from conftest import (
+    INSTANCES,
+    STATISTICS,
     parse_exposition,
     promtool_check_metrics,
     series,
@@ -143,7 +145,7 @@ def test_number_formatting_is_exact_for_integers_and_round_trips_floats() -> Non
 def test_the_shared_family_sets_stay_bounded_whatever_fields_servers_send() -> None:
     """Which statistics fields a record has is up to the server: a server answering with a new
     combination at every poll must not grow the table of shared family sets for ever."""
-    from exporter.collectors.registry import ORDER
+    from exporter.collecting.registry import ORDER
     from exporter.exposition import encoder
 
     families = list(ORDER)[:12]

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from dnsserver import NXDOMAIN, Zone, serve
 
-from exporter.collectors.fence import reach
+from exporter.collecting.fence import reach
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat
 from exporter.model.config import Config, TLSConfig

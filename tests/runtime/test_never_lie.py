@@ -22,7 +22,7 @@ from aiohttp import web
 
 import exporter.collectors.instances
 from exporter import cli
-from exporter.collectors.records import parse_instances
+from exporter.collectors.instances import parse_instances
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, Handler, make_statistics
 from exporter.demo.server import FakeRocketChat
 from exporter.model.config import PasswordAuth, Secret, TokenAuth

@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from test_cli import run_cli, write_config
 
-from exporter.collectors.registry import OPTIONAL
+from exporter.collecting.outcome import NOT_AVAILABLE
+from exporter.collecting.registry import OPTIONAL
 from exporter.demo.server import FakeRocketChat
 from exporter.runtime.logbook import REPEAT_AFTER, Logbook
-from exporter.runtime.poller import NOT_AVAILABLE
 
 from conftest import fast_config, free_port, parse_exposition, series, value, wait_for
 

@@ -337,9 +337,8 @@ async def test_an_internal_error_drops_the_series_and_polling_goes_on(
     run = await exporter_for(fast_config(fake))
     await run.wait_until(lambda s: value(s, "rocketchat_up", workspace="new") == 1, "new up")
     import exporter.collectors.instances
-    import exporter.collectors.records
 
-    original = exporter.collectors.records.parse_instances
+    original = exporter.collectors.instances.parse_instances
 
     def broken(body: Any) -> Any:
         raise RuntimeError("a bug")

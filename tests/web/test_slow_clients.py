@@ -16,13 +16,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request
 
-from exporter.runtime.state import INSTANCES, State
+from exporter.runtime.state import State
 from exporter.web import server
 from exporter.web.app import make_app
 from exporter.web.inflight import InFlight
 from exporter.web.server import WRITE_SLICE, accepts_gzip, send_exposition
 
-from conftest import wait_for
+from conftest import INSTANCES, wait_for
 
 BIG = b"rocketchat_up 1\n" * (2 << 20)  # 32 MiB: more than loopback's socket buffers hold
 

@@ -24,16 +24,17 @@ import pytest
 from aiohttp import web
 from test_browser import FLAGS, chromium
 
-from exporter.collectors.records import parse_instances, parse_statistics_list
+from exporter.collectors.instances import parse_instances
 from exporter.collectors.statistics import PARAMS as STATISTICS_PARAMS
+from exporter.collectors.statistics import parse_statistics_list
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.landscape import config_for, demo_workspaces
 from exporter.demo.server import FakeRocketChat, start_health
-from exporter.runtime.state import INSTANCES, STATISTICS, State
+from exporter.runtime.state import State
 from exporter.web.app import make_app
 from exporter.web.fleetpage import MAX_ROWS
 
-from conftest import fast_config, fixture, free_port, wait_for
+from conftest import INSTANCES, STATISTICS, fast_config, fixture, free_port, wait_for
 from faults import respond
 
 REPO = Path(__file__).parent.parent.parent

@@ -5,8 +5,7 @@ Any field left out can still be exported without a release: `extra_statistics: [
 
 from __future__ import annotations
 
-from exporter.collectors import statfields
-from exporter.collectors.records import CORE_FIELDS
+from exporter.collecting import statfields
 
 TELEMETRY = (
     "feature-adoption counter Rocket.Chat collects for its own product telemetry: no "
@@ -79,12 +78,15 @@ def exported() -> frozenset[str]:
     """Every path of the record some metric reads."""
     return frozenset(
         (
-            *(path for path, _ in CORE_FIELDS),
-            "totlalLivechat",  # the old servers' typo of totalLivechat
-            *(path for field in statfields.FIELDS for path, _ in field.sources),
+            *(
+                p  # "a|b": alternatives, e.g. the old servers' typo totlalLivechat
+                for field in statfields.FIELDS
+                for path, _ in field.sources
+                for p in path.split("|")
+            ),
             *(path for _, path in statfields.DEPLOYMENT_LABELS),
             statfields.FILE_STORE_PATH,
-            "version",
+            "version",  # rocketchat_workspace_info's label
         )
     )
 

@@ -1,6 +1,7 @@
-"""More from the same statistics record (no extra request): each family of the contract's table
-declared once — name, help, where in the record — and extracted by one pure function into
-samples. A field absent from the record, or `false` (e.g. `apps.*` while the apps engine is
+"""Every numeric family of the statistics record, declared once: name, help, where in the record
+(a path, or alternatives "a|b": the first that holds a value), the label its sources go in;
+extracted by one pure function into samples, rendered, documented and counted as covered from
+this table. A field absent from the record, or `false` (e.g. `apps.*` while the apps engine is
 not ready), is an absent series, never 0.
 """
 
@@ -31,7 +32,90 @@ def stat(family: str, help_: str, path: str, kind: str = NUMBER) -> Field:
     return Field(family, help_, ((path, ""),), kind=kind)
 
 
+W = "rocketchat_workspace_"
+USERS, ACTIVE_USERS, USERS_BY_STATUS = f"{W}users", f"{W}active_users", f"{W}users_by_status"
+ROOMS, MESSAGES = f"{W}rooms", f"{W}messages"
+UPLOADS, UPLOADS_SIZE = f"{W}uploads", f"{W}uploads_size_bytes"
+CREATED_AT = f"{W}statistics_timestamp_seconds"
+_ROOM_TYPES = ("channel", "private_group", "direct", "livechat", "discussion")
+
 FIELDS = (
+    stat(USERS, "Total users (statistics totalUsers).", "totalUsers"),
+    stat(ACTIVE_USERS, "Active users (statistics activeUsers).", "activeUsers"),
+    Field(
+        USERS_BY_STATUS,
+        "Users by presence status when the statistics record was generated (onlineUsers, "
+        "awayUsers, busyUsers, offlineUsers).",
+        tuple((f"{status}Users", status) for status in ("online", "away", "busy", "offline")),
+        "status",
+    ),
+    stat(ROOMS, "Total rooms (statistics totalRooms).", "totalRooms"),
+    Field(
+        f"{W}rooms_by_type",
+        "Rooms by type (statistics totalChannels, totalPrivateGroups, totalDirect, "
+        "totalLivechat, totalDiscussions).",
+        tuple(
+            zip(
+                # servers up to 0.65 stored the typo totlalLivechat
+                (
+                    "totalChannels",
+                    "totalPrivateGroups",
+                    "totalDirect",
+                    "totalLivechat|totlalLivechat",
+                    "totalDiscussions",
+                ),
+                _ROOM_TYPES,
+                strict=True,
+            )
+        ),
+        "room_type",
+    ),
+    stat(
+        MESSAGES,
+        "Total messages (statistics totalMessages, sum of the rooms' message counters).",
+        "totalMessages",
+    ),
+    Field(
+        f"{W}messages_by_room_type",
+        "Messages by room type (statistics total*Messages).",
+        tuple(
+            zip(
+                (
+                    "totalChannelMessages",
+                    "totalPrivateGroupMessages",
+                    "totalDirectMessages",
+                    "totalLivechatMessages",
+                    "totalDiscussionsMessages",
+                ),
+                _ROOM_TYPES,
+                strict=True,
+            )
+        ),
+        "room_type",
+    ),
+    stat(UPLOADS, "Uploaded files (statistics uploadsTotal).", "uploadsTotal"),
+    stat(
+        UPLOADS_SIZE,
+        "Total size of uploaded files (statistics uploadsTotalSize).",
+        "uploadsTotalSize",
+    ),
+    stat(
+        f"{W}livechat_visitors",
+        "Omnichannel visitors (statistics totalLivechatVisitors).",
+        "totalLivechatVisitors",
+    ),
+    stat(
+        f"{W}livechat_agents",
+        "Omnichannel agents (statistics totalLivechatAgents).",
+        "totalLivechatAgents",
+    ),
+    stat(
+        CREATED_AT,
+        "When the newest statistics record was generated (createdAt), as Unix time; the server "
+        "writes one about daily.",
+        "createdAt",
+        TIME,
+    ),
     Field(
         "rocketchat_workspace_connections_peak",
         "Peak of simultaneous connections (statistics dailyPeakConnections: period day; "
@@ -244,14 +328,31 @@ SOURCES = tuple(
 
 # where each (family, label text) sits in a record's values: one look-up, not a scan
 POSITION = {(family, label): index for index, (family, label, _, _) in enumerate(SOURCES)}
+# the same by the label's value ("online"), for Statistics.value
+_BY_VALUE = {
+    (field.family, label_value): POSITION[
+        (field.family, f'{field.label}="{label_value}"' if field.label else "")
+    ]
+    for field in FIELDS
+    for _, label_value in field.sources
+}
+
+
+def position(family: str, label_value: str = "") -> int:
+    """Where a family's (label value's) sample sits in a record's values; KeyError for a
+    family or label the table does not declare (a typo fails, never reads an absent series)."""
+    return _BY_VALUE[(family, label_value)]
+
 
 # a record's values, one per SOURCES entry (None: absent). Plain floats in a plain tuple: no
 # object per sample, and the garbage collector untracks the tuple after one look at it
 Values = tuple[float | None, ...]
 
 
-# how samples() reads each source: its path's keys split once, not at every record
-_PLAN = tuple((tuple(path.split(".")), kind) for _, _, kind, path in SOURCES)
+# how samples() reads each source: its paths' keys split once, not at every record
+_PLAN = tuple(
+    (tuple(tuple(p.split(".")) for p in path.split("|")), kind) for _, _, kind, path in SOURCES
+)
 
 
 def _dig(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -263,9 +364,22 @@ def _dig(record: dict[str, Any], keys: tuple[str, ...]) -> Any:
     return value
 
 
+def _first(
+    record: dict[str, Any], alternatives: tuple[tuple[str, ...], ...], kind: str
+) -> float | None:
+    for keys in alternatives:
+        value = _value(_dig(record, keys), kind)
+        if value is not None:
+            return value
+    return None
+
+
 def samples(record: dict[str, Any]) -> Values:
     """The value of every source of FIELDS, in SOURCES order (None where the record has none)."""
-    return tuple(_value(_dig(record, keys), kind) for keys, kind in _PLAN)
+    return tuple(
+        _value(_dig(record, paths[0]), kind) if len(paths) == 1 else _first(record, paths, kind)
+        for paths, kind in _PLAN
+    )
 
 
 def present(values: Values) -> Iterator[tuple[str, str, float]]:
