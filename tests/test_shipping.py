@@ -174,6 +174,18 @@ def test_wheel_installs_into_a_fresh_virtualenv_and_runs(tmp_path: Path) -> None
     assert once.returncode == 1, once.stderr  # --once: the demo's acme-dr is down, on purpose
     assert 'rocketchat_up{workspace="acme-prod"} 1' in once.stdout
     assert 'rocketchat_up{workspace="acme-dr"} 0' in once.stdout
+    # the page templates travel in the wheel (a page renders from the installed package), and
+    # the rules file is printed from it
+    page = subprocess.run(
+        [str(venv / "bin" / "python"), "-c",
+         "from exporter.web.runbookpage import runbooks_page; print(len(runbooks_page()))"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert page.returncode == 0 and int(page.stdout) > 10_000, page.stderr[-2000:]
+    rules = subprocess.run(
+        [binary, "--print-rules"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert rules.stdout == (REPO / "prometheus" / "rules" / "rocketchat.rules.yml").read_text()
     # the example config travels in the wheel, and is valid as printed
     example = subprocess.run(
         [binary, "--print-example-config"], capture_output=True, text=True, timeout=60, env=env

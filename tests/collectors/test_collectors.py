@@ -112,7 +112,7 @@ async def test_licenses_on_community_old_versions_and_without_privilege(
     assert "licenses.info" in page and "not available on this version" in page
     _, page, _ = await run.get("/workspace/strings")
     # said on the page (the license and the endpoint's row) and once in the log
-    assert page.count("grant the exporter&#x27;s user view-privileged-setting") >= 2
+    assert page.count("grant the exporter&#39;s user view-privileged-setting") >= 2
     assert "RocketChatLicenseExpiringSoon cannot fire" in page
     await run.wait_until(
         lambda s: fake.workspaces["strings"].requests["licenses.info"] >= 3, "three polls"

@@ -107,8 +107,9 @@ async def test_hanging_health_probes_of_one_workspace_do_not_delay_another(
 
 async def test_a_fleets_first_round_waits_for_slots_without_timing_out(exporter_for: Any) -> None:
     """Every workspace starts at once: 40 workspaces x 2 core requests behind 2 slots at
-    50 ms each take 2 s, four timeouts; a first poll has no previous result to be late on, so
-    its wait for a slot is not timed (client.FIRST_POLL) and none of them times out."""
+    100 ms each take 4 s, more than two timeouts (1.5 s: room for a loaded machine); a first
+    poll has no previous result to be late on, so its wait for a slot is not timed
+    (client.FIRST_POLL) and none of them times out."""
     created = 1_750_000_000.0
     fleet = [
         FakeWorkspace(
@@ -127,8 +128,8 @@ async def test_a_fleets_first_round_waits_for_slots_without_timing_out(exporter_
                 ("instances.get", workspace.instances_body()),
                 ("statistics.list", {"statistics": [workspace.statistics[0]], "success": True}),
             ):
-                workspace.overrides[endpoint] = delayed(0.05, respond(200, body))
-        config = config_for(fake, poll_interval=30, statistics_interval=30, timeout=0.5)
+                workspace.overrides[endpoint] = delayed(0.1, respond(200, body))
+        config = config_for(fake, poll_interval=30, statistics_interval=30, timeout=1.5)
         config = dataclasses.replace(
             config,
             max_concurrency=2,
