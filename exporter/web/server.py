@@ -206,8 +206,11 @@ def accepts_gzip(request: web.Request) -> bool:
 
 
 # an answer is written this much at a time, each write waiting for the socket to drain: a
-# client that stops reading holds one slice, not a copy of the exposition
-WRITE_SLICE = 128 * 1024
+# client that stops reading holds one slice, not a copy of the exposition (at most
+# --web.max-requests of them). 1 MiB, not less: at 128 KiB a 0.9 MB gzip answer took eight
+# writes and drains, and its scrape p50 was 1.2-1.3x that of the same bytes sent in one
+# (benchmarks/README.md, "The gzip scrape's lost edge")
+WRITE_SLICE = 1024 * 1024
 # a connection whose answer makes no progress for this long is closed
 STALL_TIMEOUT = 60.0
 
