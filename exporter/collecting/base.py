@@ -66,6 +66,24 @@ class Fetch:
     state: Collected
 
 
+# a problem with a setting: (where below the collector's key, e.g. "allowed_networks[2]", or
+# "" for the collector itself; what is wrong)
+Report = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class Option(Generic[T]):
+    """One setting of a collector, `collectors.<collector>.<key>` in the config, declared beside
+    the collector with its default and its reader (which reports a bad value and returns None),
+    as blackbox_exporter keeps a prober's options. Read back with WorkspaceConfig.setting."""
+
+    collector: str
+    key: str
+    default: T
+    read: Callable[[Any, Report], T | None]
+    doc: str = ""
+
+
 @dataclass(frozen=True)
 class Request(Generic[T]):
     """One request of a collector: its answer parsed to a T and kept under `key` (whose
@@ -114,6 +132,10 @@ class Collector:
     min_interval: float = 0.0  # an interval below this is a config error
     permission: str = ""  # what the exporter's user needs ("" when nothing)
     versions: str = ""  # the server versions that have it
+    # its own settings (Option), and a check of them together once read: (enabled, interval
+    # or None, the workspace's settings, report), e.g. links needs allowed_networks
+    options: tuple[Option[Any], ...] = ()
+    check: Callable[[bool, float | None, Callable[[Option[Any]], Any], Report], None] | None = None
     # the version the workspace runs, as this collector's data tells it (None: it cannot);
     # asked in version_rank order, the first answer wins (rocketchat_workspace_info)
     version: Callable[[Collected], str | None] | None = None

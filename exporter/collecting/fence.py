@@ -9,8 +9,10 @@ import ipaddress
 import re
 from collections.abc import Awaitable
 from socket import SOCK_STREAM
-from typing import TypeVar
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+from exporter.collecting.base import Option, Report
 from exporter.model.config import IPNetwork, allowed
 from exporter.rocketchat.transport import Target
 
@@ -81,3 +83,61 @@ async def all_within(limit: float, calls: list[Awaitable[T]]) -> list[T | None]:
         task.result() if not task.cancelled() and task.exception() is None else None
         for task in tasks
     ]
+
+
+DEFAULT_ADDRESS = "http://{host}:{port}"
+MAX_NETWORKS = 256
+
+
+def read_address_template(value: Any, report: Report) -> str | None:
+    """Where a collector asks each instance, e.g. https://{host}:{port}."""
+    where = "address_template"
+    if not isinstance(value, str) or not value or len(value) > 2048:
+        report(where, 'must be a URL template such as "http://{host}:{port}"')
+        return None
+    try:
+        sample = value.format(host="host.example", port="3000")
+    except (KeyError, IndexError, ValueError):
+        report(where, "may only use {host} and {port} as placeholders")
+        return None
+    parts = urlsplit(sample)
+    if (
+        "{host}" not in value
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+    ):
+        report(
+            where,
+            "must be an http(s) URL with {host} (and usually {port}), without "
+            "user:password@, query or fragment",
+        )
+        return None
+    return value.rstrip("/")
+
+
+def read_networks(value: Any, report: Report) -> tuple[IPNetwork, ...] | None:
+    """allowed_networks: CIDRs (10.0.0.0/8, fd00::/8, or one address) that the collectors
+    connecting to addresses from the server's answers may connect to."""
+    where = "allowed_networks"
+    if not isinstance(value, list) or len(value) > MAX_NETWORKS:
+        report(where, f"must be a list of at most {MAX_NETWORKS} CIDRs, e.g. [10.0.0.0/8]")
+        return None
+    found = []
+    for index, item in enumerate(value):
+        try:
+            found.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            report(f"{where}[{index}]", "is not a CIDR like 10.0.0.0/8 or fd00::/8")
+    return tuple(found)
+
+
+def address_option(collector: str) -> Option[str]:
+    return Option(collector, "address_template", DEFAULT_ADDRESS, read_address_template)
+
+
+def networks_option(collector: str) -> Option[tuple[IPNetwork, ...] | None]:
+    """None (the default): any address but FENCED_BY_DEFAULT."""
+    return Option(collector, "allowed_networks", None, read_networks)

@@ -7,17 +7,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from exporter.collecting.base import Collected, Collector, Family, Fetch, Key, Out, Request
+from exporter.collecting.base import (
+    Collected,
+    Collector,
+    Family,
+    Fetch,
+    Key,
+    Option,
+    Out,
+    Report,
+    Request,
+)
 from exporter.collecting.expfmt import fmt, instance_labels
-from exporter.collecting.fence import all_within, reach
+from exporter.collecting.fence import address_option, all_within, networks_option, reach
 from exporter.collecting.outcome import NeedsCore, NotAvailable
 from exporter.collectors.instances import ANSWER as INSTANCES
 from exporter.collectors.instances import INSTANCE, Instance
-from exporter.model.config import READYZ_MIN_INTERVAL
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.transport import Target
 from exporter.rocketchat.values import ParseError, number, only_parse_errors
@@ -149,12 +158,11 @@ async def fetch(ctx: Fetch) -> tuple[InstanceHealth, ...]:
     instances = ctx.state.get(INSTANCES)
     if instances is None:  # the core's verdict, or a wait for its first answer (outcome.py)
         raise NeedsCore("no instances.get answer to check")
-    paths = _paths(ctx.state.running_version, ctx.workspace.health_readyz)
+    paths = _paths(ctx.state.running_version, ctx.workspace.setting(READYZ))
 
     async def check(instance_id: str, host: str, port: str) -> InstanceHealth:
-        target = await reach(
-            ctx.workspace.health_address, host, port, ctx.workspace.health_networks
-        )
+        workspace = ctx.workspace
+        target = await reach(workspace.setting(ADDRESS), host, port, workspace.setting(NETWORKS))
         if isinstance(target, str):
             return InstanceHealth(instance_id, None, target)  # unknown, not unhealthy
         try:
@@ -207,6 +215,33 @@ def render(ws_label: str, workspace: Collected, out: Out) -> None:
 
 RESULTS: Key[tuple[InstanceHealth, ...]] = Key("health")
 
+# its settings: where each instance is asked, where it may be, and /readyz instead of /livez
+READYZ_MIN_INTERVAL = 60.0  # seconds between two /readyz calls to an instance, at least
+ADDRESS = address_option("health")
+NETWORKS = networks_option("health")
+
+
+def _read_flag(value: Any, report: Report) -> bool | None:
+    if not isinstance(value, bool):
+        report("readyz", "must be true or false")
+        return None
+    return value
+
+
+READYZ: Option[bool] = Option("health", "readyz", False, _read_flag)
+
+
+def _check(
+    enabled: bool, interval: float | None, setting: Callable[[Option[Any]], Any], report: Report
+) -> None:
+    if setting(READYZ) and interval is not None and interval < READYZ_MIN_INTERVAL:
+        report(
+            "interval",
+            f"must be at least {READYZ_MIN_INTERVAL:g}s with readyz (each /readyz "
+            "call resets the event-loop histogram the orchestrator's probes read)",
+        )
+
+
 COLLECTOR = Collector(
     name="health",
     summary="each instance's own /livez or /health, at its address from instances.get",
@@ -219,13 +254,15 @@ COLLECTOR = Collector(
         ),
     ),
     interval=lambda workspace: max(
-        workspace.poll_interval, READYZ_MIN_INTERVAL if workspace.health_readyz else 30.0
+        workspace.poll_interval, READYZ_MIN_INTERVAL if workspace.setting(READYZ) else 30.0
     ),
     interval_doc="poll_interval, at least 30s (60s with readyz)",
     families=FAMILIES,
     rank=50,
     render=render,
     reads=(INSTANCES,),
+    options=(ADDRESS, NETWORKS, READYZ),
+    check=_check,
     min_interval=30.0,
     permission="none (unauthenticated; the exporter must reach each instance's host:port)",
     versions="5.3+",

@@ -8,11 +8,23 @@ asked (the config requires the list), clusters of at most MAX_CLUSTER instances,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from exporter.collecting.base import Collected, Collector, Family, Fetch, Key, Out, Request
+from exporter.collecting.base import (
+    Collected,
+    Collector,
+    Family,
+    Fetch,
+    Key,
+    Option,
+    Out,
+    Report,
+    Request,
+)
 from exporter.collecting.expfmt import escape
-from exporter.collecting.fence import all_within, reach
+from exporter.collecting.fence import address_option, all_within, networks_option, reach
 from exporter.collecting.outcome import NeedsCore
 from exporter.collectors.instances import ANSWER as INSTANCES
 from exporter.collectors.instances import parse_instances
@@ -79,7 +91,7 @@ async def fetch(ctx: Fetch) -> Mesh:
         return Mesh((), note=f"{len(asked)} instances: links are asked of at most {MAX_CLUSTER}")
 
     async def ask(host: str, port: str) -> View:
-        target = await reach(workspace.links_address, host, port, workspace.links_networks)
+        target = await reach(workspace.setting(ADDRESS), host, port, workspace.setting(NETWORKS))
         if isinstance(target, str):
             return View(host, port, error=target)
         try:
@@ -114,6 +126,23 @@ def render(ws_label: str, workspace: Collected, out: Out) -> None:
 
 MESH: Key[Mesh] = Key("links")
 
+# its settings: where each instance's own API is, and where it may be asked; the list is
+# required when links is on, since the workspace's credentials go there
+ADDRESS = address_option("links")
+NETWORKS = networks_option("links")
+
+
+def _check(
+    enabled: bool, interval: float | None, setting: Callable[[Option[Any]], Any], report: Report
+) -> None:
+    if enabled and setting(NETWORKS) is None:
+        report(
+            "allowed_networks",
+            "is required with the links collector: it sends the workspace's credentials "
+            "to each instance's address (e.g. allowed_networks: [10.0.0.0/8])",
+        )
+
+
 COLLECTOR = Collector(
     name="links",
     summary="each instance's own instances.get at its address: who holds a link to whom",
@@ -130,6 +159,8 @@ COLLECTOR = Collector(
     families=FAMILIES,
     rank=60,
     render=render,
+    options=(ADDRESS, NETWORKS),
+    check=_check,
     min_interval=30.0,
     permission="view-statistics (the same user, at each instance's address)",
     versions="6.0+ (Enterprise: links reported)",

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import urlsplit
 
+from exporter.collecting.base import Option
 from exporter.collecting.registry import DEFAULTS, OPTIONAL
 from exporter.collecting.statfields import EXTRA_PATH
 from exporter.config.check import Checker
-from exporter.model.config import READYZ_MIN_INTERVAL, IPNetwork
 
 MAX_EXTRA_STATISTICS = 100
-MAX_NETWORKS = 256
 
 
 @dataclass(frozen=True)
 class Choice:
-    """One optional collector's setting: on/off, its interval (None: its default) and, for
-    health, where to reach the instances (None: the default template)."""
+    """One optional collector's setting: on/off, its interval (None: its default) and its own
+    settings as the collector declares them (Collector.options), by key."""
 
     enabled: bool
     interval: float | None = None
-    address: str | None = None
-    networks: tuple[IPNetwork, ...] | None = None  # allowed_networks; None: the default fence
-    readyz: bool = False  # health: /readyz instead of /livez
+    settings: tuple[tuple[str, object], ...] = ()
 
 
 DEFAULT_COLLECTORS = {name: Choice(on) for name, on in DEFAULTS.items()}
@@ -60,29 +56,27 @@ class CollectorSettings(Checker):
         return tuple(paths)
 
     def collectors(self, raw: Any, path: str, inherited: dict[str, Choice]) -> dict[str, Choice]:
-        """`collectors: {info: true, ...}`; a value may be a mapping {enabled, interval} (health:
-        also address_template). What a workspace does not say it inherits from the top level."""
-        settings = dict(inherited)
+        """`collectors: {info: true, ...}`; a value may be a mapping {enabled, interval, and the
+        collector's own settings}. What a workspace does not say it inherits from the top
+        level."""
+        chosen = dict(inherited)
         if raw is None:
-            return settings
+            return chosen
         if not isinstance(raw, dict):
             self.error(path, "must be a mapping of collector name to true/false")
-            return settings
+            return chosen
         for name, value in raw.items():
             where = f"{path}.{name}"
             collector = OPTIONAL.get(name) if isinstance(name, str) else None
             if collector is None:
                 self.error(where, f"unknown collector (known: {', '.join(OPTIONAL)})")
                 continue
-            before = settings[name]
+            before = chosen[name]
             if isinstance(value, bool):
-                settings[name] = replace(before, enabled=value)
+                chosen[name] = replace(before, enabled=value)
             elif isinstance(value, dict):
-                keys = {"enabled", "interval"} | {
-                    "health": {"address_template", "allowed_networks", "readyz"},
-                    "links": {"address_template", "allowed_networks"},
-                }.get(name, set())
-                self.check_keys(value, keys, where)
+                own = {option.key: option for option in collector.options}
+                self.check_keys(value, {"enabled", "interval", *own}, where)
                 enabled = value.get("enabled", True)
                 if not isinstance(enabled, bool):
                     self.error(f"{where}.enabled", "must be true or false")
@@ -96,66 +90,32 @@ class CollectorSettings(Checker):
                             f"must be at least {collector.min_interval:g}s (more often disturbs "
                             "the server, see docs/reference.md)",
                         )
-                address = before.address
-                if "address_template" in value:
-                    address = self.address_template(value["address_template"], where)
-                networks = before.networks
-                if "allowed_networks" in value:
-                    networks = self.networks(value["allowed_networks"], f"{where}.allowed_networks")
-                readyz = value.get("readyz", before.readyz)
-                if not isinstance(readyz, bool):
-                    self.error(f"{where}.readyz", "must be true or false")
-                    continue
-                if readyz and interval is not None and interval < READYZ_MIN_INTERVAL:
-                    self.error(
-                        f"{where}.interval",
-                        f"must be at least {READYZ_MIN_INTERVAL:g}s with readyz (each /readyz "
-                        "call resets the event-loop histogram the orchestrator's probes read)",
-                    )
-                settings[name] = Choice(enabled, interval, address, networks, readyz)
+                settings = dict(before.settings)
+                for key, option in own.items():
+                    if key in value:
+                        settings[key] = option.read(value[key], self._reporter(where))
+                chosen[name] = Choice(enabled, interval, tuple(settings.items()))
             else:
                 self.error(where, "must be true, false or a mapping {enabled, interval}")
-        return settings
+        return chosen
 
-    def networks(self, value: Any, where: str) -> tuple[IPNetwork, ...] | None:
-        """allowed_networks: CIDRs (10.0.0.0/8, fd00::/8, or one address) that the collectors
-        connecting to addresses from the server's answers may connect to."""
-        if not isinstance(value, list) or len(value) > MAX_NETWORKS:
-            self.error(where, f"must be a list of at most {MAX_NETWORKS} CIDRs, e.g. [10.0.0.0/8]")
-            return None
-        found = []
-        for index, item in enumerate(value):
-            try:
-                found.append(ipaddress.ip_network(str(item), strict=False))
-            except ValueError:
-                self.error(f"{where}[{index}]", "is not a CIDR like 10.0.0.0/8 or fd00::/8")
-        return tuple(found)
+    def _reporter(self, where: str) -> Callable[[str, str], None]:
+        return lambda below, message: self.error(f"{where}.{below}" if below else where, message)
 
-    def address_template(self, value: Any, where: str) -> str | None:
-        """Where the health (or links) collector asks each instance, e.g.
-        https://{host}:{port}."""
-        where = f"{where}.address_template"
-        if not isinstance(value, str) or not value or len(value) > 2048:
-            self.error(where, 'must be a URL template such as "http://{host}:{port}"')
-            return None
-        try:
-            sample = value.format(host="host.example", port="3000")
-        except (KeyError, IndexError, ValueError):
-            self.error(where, "may only use {host} and {port} as placeholders")
-            return None
-        parts = urlsplit(sample)
-        if (
-            "{host}" not in value
-            or parts.scheme not in ("http", "https")
-            or not parts.hostname
-            or "@" in parts.netloc
-            or parts.query
-            or parts.fragment
-        ):
-            self.error(
-                where,
-                "must be an http(s) URL with {host} (and usually {port}), without "
-                "user:password@, query or fragment",
-            )
-            return None
-        return value.rstrip("/")
+    def checked(self, chosen: dict[str, Choice], path: str) -> None:
+        """Each collector's check of its settings together, per workspace, on what it ended up
+        with (its own mapping or the top level's: links needs allowed_networks either way)."""
+        for name, choice in chosen.items():
+            collector = OPTIONAL[name]
+            if collector.check is not None:
+                collector.check(
+                    choice.enabled,
+                    choice.interval,
+                    _setting(choice),
+                    self._reporter(f"{path}.{name}"),
+                )
+
+
+def _setting(choice: Choice) -> Callable[[Option[Any]], Any]:
+    values = dict(choice.settings)
+    return lambda option: values.get(option.key, option.default)

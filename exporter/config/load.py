@@ -17,7 +17,6 @@ from yarl import URL
 from exporter.config.collectors import DEFAULT_COLLECTORS, Choice, CollectorSettings
 from exporter.config.yamlfile import parse_yaml, read_text
 from exporter.model.config import (
-    DEFAULT_HEALTH_ADDRESS,
     DEFAULT_LISTEN,
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -215,18 +214,11 @@ class _Loader(CollectorSettings):
             collectors=tuple(
                 (name, choice.interval) for name, choice in chosen.items() if choice.enabled
             ),
-            health_address=chosen["health"].address or DEFAULT_HEALTH_ADDRESS,
-            health_networks=chosen["health"].networks,
-            health_readyz=chosen["health"].readyz,
-            links_address=chosen["links"].address or DEFAULT_HEALTH_ADDRESS,
-            links_networks=chosen["links"].networks,
+            settings=tuple(
+                (name, choice.settings) for name, choice in chosen.items() if choice.settings
+            ),
         )
-        if chosen["links"].enabled and chosen["links"].networks is None:
-            self.error(
-                f"{path}.collectors.links.allowed_networks",
-                "is required with the links collector: it sends the workspace's credentials "
-                "to each instance's address (e.g. allowed_networks: [10.0.0.0/8])",
-            )
+        self.checked(chosen, f"{path}.collectors")
         return workspace if len(self.problems) == before else None
 
     def url(self, value: Any, path: str) -> str | None:

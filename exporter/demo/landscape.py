@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from exporter.collecting.registry import DEFAULTS, OPTIONAL
+from exporter.collectors import links
 from exporter.demo.collectors import community_license, enterprise_license
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat
@@ -253,8 +254,7 @@ def config_for(
             collectors=(*collectors, ("links", None))
             if every_collector and w.links
             else collectors,
-            links_networks=LOOPBACK,  # the simulated instances listen on 127.0.0.1
-        )
+        ).with_setting(links.NETWORKS, LOOPBACK)  # the simulated instances listen on 127.0.0.1
         for w in server.workspaces.values()
     )
     return Config(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar, cast
 
 DEFAULT_LISTEN = "0.0.0.0:9877"
 DEFAULT_POLL_INTERVAL = 30.0
@@ -72,7 +73,22 @@ class TLSConfig:
     insecure_skip_verify: bool = False
 
 
-DEFAULT_HEALTH_ADDRESS = "http://{host}:{port}"
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class SettingKey(Protocol, Generic[T_co]):
+    """Which collector setting: declared by the collector (collecting/base.py: Option)."""
+
+    @property
+    def collector(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def default(self) -> T_co: ...
+
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -112,9 +128,6 @@ def allowed(
     )
 
 
-READYZ_MIN_INTERVAL = 60.0  # seconds between two /readyz calls to an instance, at least
-
-
 @dataclass(frozen=True, slots=True)
 class WorkspaceConfig:
     name: str
@@ -131,16 +144,26 @@ class WorkspaceConfig:
     # collector's default). The loader fills in the registry's defaults (collectors/registry.py,
     # the one source of them); a config built in code names its collectors itself
     collectors: tuple[tuple[str, float | None], ...] = ()
-    # where the health collector asks each instance: {host} and {port} from instances.get
-    health_address: str = DEFAULT_HEALTH_ADDRESS
-    # the addresses it may connect to (allowed_networks); None: any but FENCED_BY_DEFAULT
-    health_networks: tuple[IPNetwork, ...] | None = None
-    # ask /readyz instead of /livez (7.11+), at most every READYZ_MIN_INTERVAL seconds
-    health_readyz: bool = False
-    # the links collector: where each instance's own API is, and where it may be asked (the
-    # config requires the list when links is on: it sends the workspace's credentials there)
-    links_address: str = DEFAULT_HEALTH_ADDRESS
-    links_networks: tuple[IPNetwork, ...] | None = None
+    # each collector's own settings (collectors.<name>.<key> in the config), as
+    # (collector, ((key, value), ...)); a key not here has its declared default (setting)
+    settings: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
+
+    def setting(self, option: SettingKey[T]) -> T:
+        """A collector's setting for this workspace: the configured value, else its default.
+        The option that declares it is the only reader (collecting/base.py: Option)."""
+        for collector, values in self.settings:
+            if collector == option.collector:
+                for key, value in values:
+                    if key == option.key:
+                        return cast("T", value)
+        return option.default
+
+    def with_setting(self, option: SettingKey[T], value: T) -> WorkspaceConfig:
+        """This workspace with one collector setting changed (tests, the demo)."""
+        mine = dict(dict(self.settings).get(option.collector, ()))
+        mine[option.key] = value
+        others = tuple((c, v) for c, v in self.settings if c != option.collector)
+        return replace(self, settings=(*others, (option.collector, tuple(mine.items()))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from exporter.collecting.registry import COLLECTORS, enabled, endpoints
+from exporter.collectors import health
 from exporter.collectors.licenses import PRIVILEGED
 from exporter.config.load import load_config
 from exporter.demo.collectors import enterprise_license
@@ -333,7 +334,7 @@ def test_health_and_omnichannel_intervals_have_a_floor_and_address_templates_are
     assert intervals["instances.get"] == 10
     assert intervals["health"] == 30  # poll_interval, at least 30 s
     assert intervals["omnichannel.agents-status"] == intervals["omnichannel.chats"] == 60
-    assert workspace.health_address == "https://{host}:{port}/rc"
+    assert workspace.setting(health.ADDRESS) == "https://{host}:{port}/rc"
 
 
 async def test_a_livez_without_checks_gives_health_alone_and_readyz_brings_the_detail_back(
@@ -360,7 +361,7 @@ async def test_readyz_is_asked_instead_of_livez_only_when_opted_in(
     config = with_collectors(fast_config(cluster), health=0.2)
     config = dataclasses.replace(
         config,
-        workspaces=tuple(dataclasses.replace(w, health_readyz=True) for w in config.workspaces),
+        workspaces=tuple(w.with_setting(health.READYZ, True) for w in config.workspaces),
     )
     run = await exporter_for(config)
     samples = await run.wait_until(
@@ -395,7 +396,7 @@ def test_readyz_needs_an_interval_of_a_minute_at_least(tmp_path: Path) -> None:
     ]
     path.write_text(path.read_text().replace("interval: 30s", "interval: 2m"))
     a, b = load_config(path).workspaces
-    assert a.health_readyz and dict(endpoints(a))["health"] == 60  # the floor with readyz
+    assert a.setting(health.READYZ) and dict(endpoints(a))["health"] == 60  # floor with readyz
     assert dict(endpoints(b))["health"] == 120
 
 

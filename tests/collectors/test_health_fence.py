@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from exporter.collectors import health
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.landscape import config_for
 from exporter.demo.server import FakeRocketChat
@@ -114,7 +115,9 @@ async def test_instances_outside_the_fence_are_never_contacted_and_have_no_serie
         config = dataclasses.replace(
             config,
             workspaces=tuple(
-                dataclasses.replace(w, collectors=(("health", 0.5),), health_networks=networks)
+                dataclasses.replace(w, collectors=(("health", 0.5),)).with_setting(
+                    health.NETWORKS, networks
+                )
                 for w in config.workspaces
             ),
         )

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from exporter.collectors import links
 from exporter.collectors.links import MAX_CLUSTER
 from exporter.config.load import load_config
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
@@ -53,7 +54,7 @@ def with_links(config: Config, *networks: str) -> Config:
     return dataclasses.replace(
         config,
         workspaces=tuple(
-            dataclasses.replace(w, collectors=(("links", 0.2),), links_networks=fence)
+            dataclasses.replace(w, collectors=(("links", 0.2),)).with_setting(links.NETWORKS, fence)
             for w in config.workspaces
         ),
     )

@@ -24,6 +24,7 @@ from aiohttp import web
 from dnsserver import NXDOMAIN, Zone, serve
 
 from exporter.collecting.fence import reach
+from exporter.collectors import health, links
 from exporter.demo.fleet import FakeInstance, FakeWorkspace, make_statistics
 from exporter.demo.server import FakeRocketChat
 from exporter.model.config import Config, TLSConfig
@@ -133,15 +134,11 @@ def configured(land: Landscape, collector: str, scheme: str) -> Config:
     return dataclasses.replace(
         config,
         workspaces=tuple(
-            dataclasses.replace(
-                w,
-                collectors=((collector, 0.2),),
-                tls=TLSConfig(ca_file=CERT),
-                links_address=template,
-                links_networks=inside,
-                health_address=template,
-                health_networks=None,  # the default fence: link-local is outside
-            )
+            dataclasses.replace(w, collectors=((collector, 0.2),), tls=TLSConfig(ca_file=CERT))
+            .with_setting(links.ADDRESS, template)
+            .with_setting(links.NETWORKS, inside)
+            .with_setting(health.ADDRESS, template)
+            .with_setting(health.NETWORKS, None)  # the default fence: link-local is outside
             for w in config.workspaces
         ),
     )
