@@ -81,7 +81,6 @@ class Option(Generic[T]):
     key: str
     default: T
     read: Callable[[Any, Report], T | None]
-    doc: str = ""
 
 
 @dataclass(frozen=True)

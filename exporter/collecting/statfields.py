@@ -326,15 +326,12 @@ SOURCES = tuple(
     for path, label_value in field.sources
 )
 
-# where each (family, label text) sits in a record's values: one look-up, not a scan
-POSITION = {(family, label): index for index, (family, label, _, _) in enumerate(SOURCES)}
-# the same by the label's value ("online"), for Statistics.value
+# where each (family, label value) sits in a record's values (SOURCES order): one look-up
 _BY_VALUE = {
-    (field.family, label_value): POSITION[
-        (field.family, f'{field.label}="{label_value}"' if field.label else "")
-    ]
-    for field in FIELDS
-    for _, label_value in field.sources
+    source: index
+    for index, source in enumerate(
+        (field.family, label_value) for field in FIELDS for _, label_value in field.sources
+    )
 }
 
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from exporter.collecting.base import Option
 from exporter.collecting.registry import DEFAULTS, OPTIONAL
 from exporter.collecting.statfields import EXTRA_PATH
 from exporter.config.check import Checker
+from exporter.model.config import WorkspaceConfig
 
 MAX_EXTRA_STATISTICS = 100
 
@@ -102,7 +102,7 @@ class CollectorSettings(Checker):
     def _reporter(self, where: str) -> Callable[[str, str], None]:
         return lambda below, message: self.error(f"{where}.{below}" if below else where, message)
 
-    def checked(self, chosen: dict[str, Choice], path: str) -> None:
+    def checked(self, chosen: dict[str, Choice], workspace: WorkspaceConfig, path: str) -> None:
         """Each collector's check of its settings together, per workspace, on what it ended up
         with (its own mapping or the top level's: links needs allowed_networks either way)."""
         for name, choice in chosen.items():
@@ -111,11 +111,6 @@ class CollectorSettings(Checker):
                 collector.check(
                     choice.enabled,
                     choice.interval,
-                    _setting(choice),
+                    workspace.setting,
                     self._reporter(f"{path}.{name}"),
                 )
-
-
-def _setting(choice: Choice) -> Callable[[Option[Any]], Any]:
-    values = dict(choice.settings)
-    return lambda option: values.get(option.key, option.default)

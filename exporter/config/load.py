@@ -218,7 +218,7 @@ class _Loader(CollectorSettings):
                 (name, choice.settings) for name, choice in chosen.items() if choice.settings
             ),
         )
-        self.checked(chosen, f"{path}.collectors")
+        self.checked(chosen, workspace, f"{path}.collectors")
         return workspace if len(self.problems) == before else None
 
     def url(self, value: Any, path: str) -> str | None:

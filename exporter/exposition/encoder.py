@@ -61,7 +61,7 @@ def render_collector(collector: Collector, ws_label: str, workspace: Collected) 
 def render_bookkeeping(workspace: WorkspaceState) -> Part:
     """rocketchat_up and the exporter's poll metrics of a workspace, by family."""
     out: dict[str, list[str]] = defaultdict(list)
-    ws_label = f'workspace="{escape(workspace.name)}"'
+    ws_label = workspace_label(workspace.name)
     up = workspace.up
     if up is not None:
         out["rocketchat_up"].append(f"rocketchat_up{{{ws_label}}} {1 if up else 0}\n")

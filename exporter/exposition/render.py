@@ -3,7 +3,7 @@
 Each workspace's samples are rendered (encoder.py) into per-family fragments only when its data
 changed, each collector's part only when the data it reads changed (by identity); the fragments
 are joined family by family (the text format needs each family grouped
-under one HELP/TYPE header, see collectors/registry.py for the order) and the result is cached
+under one HELP/TYPE header, see collecting/registry.py for the order) and the result is cached
 until the next change.
 """
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from exporter.collecting.base import Key
-from exporter.collecting.registry import REQUESTS, running_version
+from exporter.collecting.registry import COLLECTORS, REQUESTS, running_version
 
 T = TypeVar("T")
 LOGIN = "login"
@@ -58,11 +58,9 @@ class WorkspaceState:
             self.status.setdefault(endpoint, EndpointStatus())
         if not self.collectors:  # a state built by hand (tests): their enabled collectors
             present = {*self.endpoints, *self.optional}
-            by_collector: dict[str, tuple[str, ...]] = {}
-            for endpoint in present:
-                collector = REQUESTS[endpoint][0]
-                by_collector[collector.name] = collector.endpoints
-            self.collectors = tuple(by_collector.items())
+            self.collectors = tuple(
+                (c.name, c.endpoints) for c in COLLECTORS.values() if present & set(c.endpoints)
+            )
 
     def get(self, key: Key[T]) -> T | None:
         """The latest good data of the key's request (None: failing, not polled, or none)."""
