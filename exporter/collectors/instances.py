@@ -4,7 +4,9 @@ memory of the instances listed (the vanished alert)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import math
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,11 +32,43 @@ PATH = "/api/v1/instances.get"
 MAX_INSTANCES = 1000
 
 
+# the numeric fields of a record, in the order Instance keeps them
+NUMBERS = (
+    "cpus",
+    "memory_total_bytes",
+    "memory_free_bytes",
+    "load1",
+    "load5",
+    "load15",
+    "host_uptime_seconds",
+    "connections",
+    "start_time_seconds",
+    "last_heartbeat_seconds",
+)
+_ABSENT = math.nan
+
+
+def _unboxed(*values: float | None) -> array[float]:
+    return array("d", [_ABSENT if value is None else value for value in values])
+
+
+def _number(index: int) -> property:
+    def read(self: Instance) -> float | None:
+        value = self.numbers[index]
+        return None if value != value else value  # NaN: the record had none
+
+    return property(read, doc=f"{NUMBERS[index]} (None: the record had none)")
+
+
 # not frozen: a frozen dataclass's __init__ sets each field through object.__setattr__, several
 # times slower, and records are made at every poll; they are never changed once parsed
 @dataclass(slots=True)
 class Instance:
-    """One record of instances.get, whichever shape it came in."""
+    """One record of instances.get, whichever shape it came in.
+
+    Its numbers are kept unboxed in one array (NUMBERS order, NaN: absent), not as ten float
+    objects: ~8 MiB less at 10 000 workspaces of five instances, read through the properties.
+    """
 
     instance_id: str
     host: str
@@ -48,16 +82,18 @@ class Instance:
     os_arch: str
     os_release: str
     connected: bool | None
-    cpus: float | None
-    memory_total_bytes: float | None
-    memory_free_bytes: float | None
-    load1: float | None
-    load5: float | None
-    load15: float | None
-    host_uptime_seconds: float | None
-    connections: float | None
-    start_time_seconds: float | None
-    last_heartbeat_seconds: float | None
+    numbers: array[float]
+
+    cpus = _number(0)
+    memory_total_bytes = _number(1)
+    memory_free_bytes = _number(2)
+    load1 = _number(3)
+    load5 = _number(4)
+    load15 = _number(5)
+    host_uptime_seconds = _number(6)
+    connections = _number(7)
+    start_time_seconds = _number(8)
+    last_heartbeat_seconds = _number(9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,29 +124,30 @@ def _instance(record: dict[str, Any], address: str, connected: bool | None) -> I
     loadavg = os_info.get("loadavg")
     loads: list[Any] = list(loadavg[:3]) if isinstance(loadavg, list) else []
     loads += [None] * (3 - len(loads))
+    host = text(extra.get("host"))
     return Instance(
-        instance_id=clean(record_id[:128]),
-        host=text(extra.get("host")),
-        port=shared(extra.get("port")),
-        name=shared(record.get("name")),
-        address=address,
-        node_version=shared(extra.get("nodeVersion")),
-        pid=text(record.get("pid")),
-        os_type=shared(os_info.get("type")),
-        os_platform=shared(os_info.get("platform")),
-        os_arch=shared(os_info.get("arch")),
-        os_release=shared(os_info.get("release")),
-        connected=connected,
-        cpus=number(os_info.get("cpus")),
-        memory_total_bytes=number(os_info.get("totalmem")),
-        memory_free_bytes=number(os_info.get("freemem")),
-        load1=number(loads[0]),
-        load5=number(loads[1]),
-        load15=number(loads[2]),
-        host_uptime_seconds=number(os_info.get("uptime")),
-        connections=number(extra.get("conns")),
-        start_time_seconds=timestamp(record.get("_createdAt")),
-        last_heartbeat_seconds=timestamp(record.get("_updatedAt")),
+        clean(record_id[:128]),
+        host,
+        shared(extra.get("port")),
+        shared(record.get("name")),
+        host if address == host else address,  # usually the same text: one string for both
+        shared(extra.get("nodeVersion")),
+        shared(record.get("pid")),  # short, and often the same ("1" in containers)
+        shared(os_info.get("type")),
+        shared(os_info.get("platform")),
+        shared(os_info.get("arch")),
+        shared(os_info.get("release")),
+        connected,
+        _unboxed(
+            number(os_info.get("cpus")),
+            number(os_info.get("totalmem")),
+            number(os_info.get("freemem")),
+            *(number(load) for load in loads[:3]),
+            number(os_info.get("uptime")),
+            number(extra.get("conns")),
+            timestamp(record.get("_createdAt")),
+            timestamp(record.get("_updatedAt")),
+        ),
     )
 
 
@@ -297,18 +334,19 @@ def _families() -> tuple[Family, ...]:
 
 FAMILIES = _families()
 
-INSTANCE_GAUGES: list[tuple[str, Callable[[Instance], float | None]]] = [
-    ("rocketchat_instance_cpus", lambda i: i.cpus),
-    ("rocketchat_instance_memory_total_bytes", lambda i: i.memory_total_bytes),
-    ("rocketchat_instance_memory_free_bytes", lambda i: i.memory_free_bytes),
-    ("rocketchat_instance_load1", lambda i: i.load1),
-    ("rocketchat_instance_load5", lambda i: i.load5),
-    ("rocketchat_instance_load15", lambda i: i.load15),
-    ("rocketchat_instance_host_uptime_seconds", lambda i: i.host_uptime_seconds),
-    ("rocketchat_instance_connections", lambda i: i.connections),
-    ("rocketchat_instance_start_time_seconds", lambda i: i.start_time_seconds),
-    ("rocketchat_instance_last_heartbeat_timestamp_seconds", lambda i: i.last_heartbeat_seconds),
-]
+# the family of each of an Instance's numbers (NUMBERS order)
+INSTANCE_GAUGES = (
+    "rocketchat_instance_cpus",
+    "rocketchat_instance_memory_total_bytes",
+    "rocketchat_instance_memory_free_bytes",
+    "rocketchat_instance_load1",
+    "rocketchat_instance_load5",
+    "rocketchat_instance_load15",
+    "rocketchat_instance_host_uptime_seconds",
+    "rocketchat_instance_connections",
+    "rocketchat_instance_start_time_seconds",
+    "rocketchat_instance_last_heartbeat_timestamp_seconds",
+)
 
 
 def _instance_lines(ws_label: str, instance: Instance, out: Out) -> None:
@@ -325,10 +363,9 @@ def _instance_lines(ws_label: str, instance: Instance, out: Out) -> None:
         out["rocketchat_instance_connected"].append(
             f"rocketchat_instance_connected{{{labels}}} {value}\n"
         )
-    for family, getter in INSTANCE_GAUGES:
-        number = getter(instance)
-        if number is not None:
-            out[family].append(f"{family}{{{labels}}} {fmt(number)}\n")
+    for family, sample in zip(INSTANCE_GAUGES, instance.numbers, strict=True):
+        if sample == sample:  # not NaN (absent)
+            out[family].append(f"{family}{{{labels}}} {fmt(sample)}\n")
 
 
 def render(ws_label: str, workspace: Collected, out: Out) -> None:

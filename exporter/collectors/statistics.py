@@ -22,7 +22,7 @@ PARAMS = {"sort": '{"createdAt":-1}', "count": "1"}
 
 @dataclass(slots=True)  # not frozen: a frozen __init__ is several times slower (every poll)
 class Statistics:
-    """One statistics record: every declared numeric field (statfields.SOURCES order; None =
+    """One statistics record: every declared numeric field (statfields.SOURCES order; NaN =
     absent, its series absent), the version, and the labels of the info families."""
 
     version: str | None
@@ -33,7 +33,7 @@ class Statistics:
 
     def value(self, family: str, label_value: str = "") -> float | None:
         """One declared sample, e.g. value(statfields.USERS_BY_STATUS, "online")."""
-        return self.values[statfields.position(family, label_value)] if self.values else None
+        return statfields.at(self.values, statfields.position(family, label_value))
 
     @property
     def created_at(self) -> float | None:

@@ -69,7 +69,7 @@ def exposition(stats: Statistics) -> str:
 def value_of(stats: Statistics, path: str) -> float | None:
     """What the parsed record holds for `path` (None: no series)."""
     for (_family, _label, _, source), value in zip(
-        statfields.SOURCES, stats.values or (None,) * len(statfields.SOURCES), strict=True
+        statfields.SOURCES, statfields.optional(stats.values), strict=True
     ):
         if path in source.split("|"):
             return value
