@@ -4,8 +4,6 @@ memory of the instances listed (the vanished alert)."""
 
 from __future__ import annotations
 
-import math
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +13,9 @@ from exporter.collecting.expfmt import escape, fmt, instance_labels
 from exporter.model.config import Config
 from exporter.rocketchat.values import (
     ParseError,
+    Unboxed,
     boolean,
+    boxed,
     clean,
     mapping,
     number,
@@ -23,6 +23,7 @@ from exporter.rocketchat.values import (
     shared,
     text,
     timestamp,
+    unboxed,
 )
 
 PATH = "/api/v1/instances.get"
@@ -45,17 +46,11 @@ NUMBERS = (
     "start_time_seconds",
     "last_heartbeat_seconds",
 )
-_ABSENT = math.nan
-
-
-def _unboxed(*values: float | None) -> array[float]:
-    return array("d", [_ABSENT if value is None else value for value in values])
 
 
 def _number(index: int) -> property:
     def read(self: Instance) -> float | None:
-        value = self.numbers[index]
-        return None if value != value else value  # NaN: the record had none
+        return boxed(self.numbers[index])
 
     return property(read, doc=f"{NUMBERS[index]} (None: the record had none)")
 
@@ -82,7 +77,7 @@ class Instance:
     os_arch: str
     os_release: str
     connected: bool | None
-    numbers: array[float]
+    numbers: Unboxed
 
     cpus = _number(0)
     memory_total_bytes = _number(1)
@@ -138,15 +133,17 @@ def _instance(record: dict[str, Any], address: str, connected: bool | None) -> I
         shared(os_info.get("arch")),
         shared(os_info.get("release")),
         connected,
-        _unboxed(
-            number(os_info.get("cpus")),
-            number(os_info.get("totalmem")),
-            number(os_info.get("freemem")),
-            *(number(load) for load in loads[:3]),
-            number(os_info.get("uptime")),
-            number(extra.get("conns")),
-            timestamp(record.get("_createdAt")),
-            timestamp(record.get("_updatedAt")),
+        unboxed(
+            (
+                number(os_info.get("cpus")),
+                number(os_info.get("totalmem")),
+                number(os_info.get("freemem")),
+                *(number(load) for load in loads[:3]),
+                number(os_info.get("uptime")),
+                number(extra.get("conns")),
+                timestamp(record.get("_createdAt")),
+                timestamp(record.get("_updatedAt")),
+            )
         ),
     )
 

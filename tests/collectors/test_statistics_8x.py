@@ -68,11 +68,9 @@ def exposition(stats: Statistics) -> str:
 
 def value_of(stats: Statistics, path: str) -> float | None:
     """What the parsed record holds for `path` (None: no series)."""
-    for (_family, _label, _, source), value in zip(
-        statfields.SOURCES, statfields.optional(stats.values), strict=True
-    ):
+    for index, (_family, _label, _, source) in enumerate(statfields.SOURCES):
         if path in source.split("|"):
-            return value
+            return statfields.at(stats.values, index)
     raise AssertionError(f"{path} is read by no metric")
 
 
