@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -286,10 +287,23 @@ def names_certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, P
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A loopback port free now, for a process started next to listen on. Chosen below the
+    kernel's ephemeral range (32768+), where the kernel itself picks the ports of outgoing
+    connections and of bind(0): with the suite running in parallel, a port from there could
+    be taken by some test's client connection before the process binds it."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):  # not Linux: its usual range
+        low = 32768
+    for _ in range(1000):
+        port = random.randrange(max(1024, low - 12_000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free loopback port below the ephemeral range")
 
 
 def poll_errors(samples: Samples, workspace: str, endpoint: str, reason: str) -> float:

@@ -18,7 +18,7 @@ from exporter.alerts.catalogue import ALERTS
 from exporter.alerts.files import RULES_PATH, rules_file
 from exporter.demo.server import FakeRocketChat
 
-from conftest import DEADLINE, fast_config, free_port, parse_exposition, value
+from conftest import DEADLINE, fast_config, parse_exposition, value
 
 REPO = Path(__file__).parent.parent
 
@@ -111,7 +111,7 @@ async def test_the_demo_rehearses_the_config_path_with_a_chosen_token(tmp_path: 
     token = "try-me-123"
     demo = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "exporter", "--demo", "--demo-token", token,
-        "--listen", f"127.0.0.1:{free_port()}",
+        "--listen", "127.0.0.1:0",  # its own port is not used here: none to race for
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert demo.stderr is not None
@@ -141,6 +141,7 @@ async def test_the_demo_rehearses_the_config_path_with_a_chosen_token(tmp_path: 
         )
         code, _, err = await run_cli("--config", str(config), "--check-config")
         assert code == 0, err
+        assert demo.returncode is None, f"the demo exited ({demo.returncode})"
         code, out, err = await run_cli("--config", str(config), "--once")
         assert code == 0, err
         assert value(parse_exposition(out), "rocketchat_up", workspace="rehearsal") == 1
