@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from exporter.rocketchat.values import ABSENT, Unboxed, boxed, clean, number, timestamp, unboxed
+from exporter.rocketchat.values import (
+    Unboxed,
+    boxed,
+    clean,
+    number,
+    shared_in,
+    timestamp,
+    unboxed,
+)
 
 NUMBER, UNIQUE, FLAG, TIME = "number", "unique", "flag", "time"
 
@@ -381,13 +389,11 @@ def samples(record: dict[str, Any]) -> Values:
 
 def at(values: Values, index: int) -> float | None:
     """The value at a SOURCES index, None where the record had none."""
-    return boxed(values[index] if values else ABSENT)
+    return boxed(values[index])
 
 
 def present(values: Values) -> Iterator[tuple[str, str, float]]:
-    """(family, label text, value) of each value the record had (none for an empty array)."""
-    if not values:
-        return
+    """(family, label text, value) of each value the record had."""
     for (family, label, _, _), value in zip(SOURCES, values, strict=True):
         if value == value:  # not NaN
             yield family, label, value
@@ -403,15 +409,12 @@ def deployment(record: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:
         values.append((label, clean(raw[:64]) if isinstance(raw, str) else ""))
     if not any(v for _, v in values):
         return None
-    found = tuple(values)
-    return _DEPLOYMENTS.setdefault(found, found) if len(_DEPLOYMENTS) < MAX_SHARED else found
+    return shared_in(_DEPLOYMENTS, tuple(values))
 
 
 # a fleet runs a handful of deployments (Mongo version, engine, method...): one tuple kept for
-# every workspace with the same, ~0.6 KiB less per workspace. Capped: the values are the
-# server's to choose, and past the cap each record keeps its own
+# every workspace with the same, ~0.6 KiB less per workspace
 _DEPLOYMENTS: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
-MAX_SHARED = 1024
 
 
 def extra_fields(record: dict[str, Any], paths: tuple[str, ...]) -> tuple[tuple[str, float], ...]:

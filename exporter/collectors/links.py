@@ -27,12 +27,11 @@ from exporter.collecting.expfmt import escape
 from exporter.collecting.fence import address_option, all_within, networks_option, reach
 from exporter.collecting.outcome import NeedsCore
 from exporter.collectors.instances import ANSWER as INSTANCES
-from exporter.collectors.instances import parse_instances
+from exporter.collectors.instances import PATH, parse_instances
 from exporter.rocketchat.errors import PollError
 from exporter.rocketchat.values import ParseError
 
 LINK = "rocketchat_instance_link_connected"
-PATH = "/api/v1/instances.get"
 MAX_CLUSTER = 50
 LABELS = ("workspace", "host", "port", "peer_host", "peer_port")
 FAMILIES = (

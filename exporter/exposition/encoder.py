@@ -12,6 +12,7 @@ from exporter import __version__
 from exporter.collecting.base import Collected, Collector, Family
 from exporter.collecting.expfmt import escape, fmt
 from exporter.collecting.registry import FAMILIES, ORDER
+from exporter.rocketchat.values import shared_in
 from exporter.runtime.state import State, WorkspaceState
 
 # a workspace's samples of one part: the families present (one shared tuple per set of names)
@@ -39,12 +40,8 @@ def _encoded(out: dict[str, list[str]]) -> Part:
     # even for a string that did not pass through them, without merging distinct values
     present = sorted((item for item in out.items() if item[1]), key=_rank)
     names = tuple(name for name, _ in present)
-    shared = _NAMES.get(names)
-    if shared is None:
-        shared = names
-        if len(_NAMES) < MAX_SHARED_NAMES:
-            _NAMES[names] = names
-    return shared, tuple("".join(lines).encode("utf-8", "backslashreplace") for _, lines in present)
+    encoded = tuple("".join(lines).encode("utf-8", "backslashreplace") for _, lines in present)
+    return shared_in(_NAMES, names, MAX_SHARED_NAMES), encoded
 
 
 def workspace_label(name: str) -> str:

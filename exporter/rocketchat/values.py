@@ -11,10 +11,10 @@ import functools
 import math
 import sys
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 
 class ParseError(ValueError):
@@ -78,12 +78,33 @@ def number(value: Any) -> float | None:
 # Numbers a record keeps for as long as it is current, unboxed: 8-byte doubles in an array, not
 # float objects (~40 bytes with their pointer), multiplied by every record of a large fleet.
 # NaN marks an absent one: number() and timestamp() never yield it.
-Unboxed: TypeAlias = "array[float]"  # array is not subscriptable at run time before 3.12
 ABSENT = math.nan
+if TYPE_CHECKING:
+    _Doubles = array[float]
+else:
+    _Doubles = array  # not subscriptable at run time before 3.12
+
+
+class Unboxed(_Doubles):
+    """An array of doubles whose absent numbers (NaN) are equal to each other, as None is to
+    None: the records holding one compare by their values, absent ones included."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, array):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            a == b or (a != a and b != b) for a, b in zip(self, other, strict=True)
+        )
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
 
 def unboxed(values: Iterable[float | None]) -> Unboxed:
-    return array("d", [ABSENT if value is None else value for value in values])
+    return Unboxed("d", [ABSENT if value is None else value for value in values])
 
 
 def boxed(value: float) -> float | None:
@@ -113,6 +134,22 @@ def text(value: Any, limit: int = 256) -> str:
         return ""
     shown = str(int(as_number)) if as_number.is_integer() else repr(as_number)
     return shown[:limit]
+
+
+H = TypeVar("H", bound=Hashable)
+MAX_SHARED = 1024
+
+
+def shared_in(table: dict[H, H], value: H, cap: int = MAX_SHARED) -> H:
+    """The equal value `table` already keeps (one object for every record that holds it), else
+    this one, kept while the table has room: the values are the server's to choose, so past
+    the cap each record keeps its own."""
+    kept = table.get(value)
+    if kept is not None:
+        return kept
+    if len(table) < cap:
+        table[value] = value
+    return value
 
 
 def shared(value: Any) -> str:

@@ -71,3 +71,19 @@ def test_workspaces_on_the_same_deployment_share_one_deployment_tuple() -> None:
     assert third is not None and third.deployment is not None
     assert dict(third.deployment)["mongo_version"] == "9.9.9"
     assert dict(first.deployment)["mongo_version"] != "9.9.9"
+
+
+def test_records_with_absent_numbers_still_compare_by_their_values() -> None:
+    """NaN marks an absent number, and NaN is unequal to itself: the unboxed arrays compare
+    absent with absent as equal (as None == None did), so two parses of one answer are equal."""
+    body = copy.deepcopy(fixture("instances-7x.json"))
+    body["instances"][0]["instanceRecord"]["extraInformation"].pop("conns", None)
+    first, second = parse_instances(body), parse_instances(copy.deepcopy(body))
+    assert first.items[0].connections is None
+    assert first == second
+    assert (first.items[0].numbers != second.items[0].numbers) is False
+    body["instances"][0]["instanceRecord"]["extraInformation"]["conns"] = 7
+    assert parse_instances(body) != first
+    edge = parse_statistics_list(fixture("statistics-list-edge.json"))
+    assert edge is not None and any(math.isnan(v) for v in edge.values)
+    assert edge == parse_statistics_list(fixture("statistics-list-edge.json"))
